@@ -1,0 +1,1 @@
+"""The Scrapy project: outlet registry, spiders, items, middlewares, extensions and commands."""

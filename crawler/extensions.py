@@ -1,0 +1,82 @@
+"""Extensions: the summary a person reads at the end of a run.
+
+Scrapy's stats dump has everything but is long; this prints the few numbers that say how the run
+went: pages fetched, articles exported, pages skipped by reason, time taken. It goes to stderr, so
+`-o -` can still stream the feed on stdout.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+
+# stats key prefix -> label prefix for skip reasons
+_SKIP_SOURCES = (
+    ("news/skipped/", ""),
+    ("httperror/response_ignored_status_count/", "HTTP "),
+)
+_SKIP_SINGLE = {
+    "offline/missing": "not saved (offline)",
+    "robotstxt/forbidden": "forbidden by robots.txt",
+    "offsite/filtered": "offsite link",
+}
+
+
+def skipped_by_reason(stats: dict[str, Any]) -> dict[str, int]:
+    reasons: dict[str, int] = {}
+    for key, value in stats.items():
+        for prefix, label in _SKIP_SOURCES:
+            if key.startswith(prefix):
+                reasons[label + key[len(prefix) :]] = int(value)
+        if key in _SKIP_SINGLE:
+            reasons[_SKIP_SINGLE[key]] = int(value)
+    return dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def format_summary(stats: dict[str, Any], title: str) -> str:
+    reasons = skipped_by_reason(stats)
+    rows = [
+        ("pages fetched", stats.get("downloader/response_count", 0)),
+        ("articles exported", stats.get("item_scraped_count", 0)),
+        ("pages skipped", sum(reasons.values())),
+    ]
+    rows += [(f"  {reason}", count) for reason, count in reasons.items()]
+    rows.append(("time taken", f"{stats.get('elapsed_time_seconds', 0.0):.1f} s"))
+    width = max(len(label) for label, _ in rows)
+    lines = [title] + [f"  {label.ljust(width)}  {value:>6}" for label, value in rows]
+    return "\n".join(lines)
+
+
+class RunSummary:
+    def __init__(self, crawler: Crawler, out: TextIO | None = None):
+        self.crawler = crawler
+        self.out = out
+        self._title: str | None = None
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunSummary:
+        if not crawler.settings.getbool("NEWS_SUMMARY_ENABLED"):
+            raise NotConfigured
+        return cls(crawler)
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        self._title = f"Run summary: spider {spider.name!r}, {reason}"
+
+    def engine_stopped(self) -> None:
+        # Printed after Scrapy's closing log lines (and after CoreStats has set the elapsed
+        # time), so it is the last thing a person sees.
+        if self._title is None or self.crawler.stats is None:
+            return
+        stats = self.crawler.stats.get_stats()
+        feeds = ", ".join(self.crawler.settings.getdict("FEEDS")) or "none"
+        out = self.out or sys.stderr
+        print(f"\n{format_summary(stats, self._title)}\n  feed: {feeds}\n", file=out)

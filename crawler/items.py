@@ -1,0 +1,40 @@
+"""Items: a fetched page on its way to extraction, and the article the feed exports.
+
+Both are dataclasses read through itemadapter, so pipelines and tests can also pass plain dicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Page:
+    """A fetched article candidate, before extraction. Never exported."""
+
+    url: str
+    outlet: str
+    status: int
+    content_type: str
+    html: str | None  # None when the body is not text (a PDF, an image)
+    fetched_at: str
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Article:
+    """One article as it appears in `out/articles.jsonl` (schema: crawler/schemas/)."""
+
+    url: str
+    outlet: str | None
+    title: str | None
+    authors: list[str]
+    published: str | None
+    language: str | None
+    text: str
+    word_count: int
+    content_hash: str
+    fetched_at: str
+
+
+ARTICLE_FIELDS = tuple(Article.__dataclass_fields__)

@@ -1,0 +1,146 @@
+"""Offline mode: the crawl runs through Scrapy's real engine, but bytes come from saved pages.
+
+`FixtureDownloadHandler` replaces the http/https download handlers, so everything above the
+transport — robots.txt, the downloader middleware chain (redirects, retries, decompression, our
+charset fix), the spider, the pipelines and the feed export — runs exactly as in a live crawl.
+Spiders cannot tell the two modes apart. `OfflineAddon` installs the handler when `NEWS_OFFLINE`
+is on; it is on in `settings.base` and off in `settings.live`.
+
+Saved pages are listed in a manifest (`fixtures/manifest.json`): URL -> file, status, headers. A
+URL that is not in the manifest is reported as missing (one log line, `offline/missing` stat) and
+the crawl goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy.core.downloader.handlers.base import BaseDownloadHandler
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import Headers
+from scrapy.responsetypes import responsetypes
+from scrapy.utils.asyncio import run_in_thread
+
+from crawler.urls import clean_url
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from scrapy.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SavedPage:
+    url: str
+    path: Path
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    origin: str = "synthetic"
+    note: str = ""
+
+
+class Manifest:
+    """URL -> saved page, read from a manifest JSON file whose `file` paths are relative to it."""
+
+    def __init__(self, pages: list[SavedPage]):
+        self.pages = pages
+        self._by_url: dict[str, SavedPage] = {}
+        for page in pages:
+            for key in {page.url, clean_url(page.url)}:
+                if key in self._by_url:
+                    raise ValueError(f"manifest lists {key} twice")
+                self._by_url[key] = page
+
+    @classmethod
+    def load(cls, path: str | Path) -> Manifest:
+        path = Path(path)
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        root = path.parent
+        pages = [
+            SavedPage(
+                url=e["url"],
+                path=root / e["file"],
+                status=int(e.get("status", 200)),
+                headers=dict(e.get("headers", {})),
+                origin=e.get("origin", "synthetic"),
+                note=e.get("note", ""),
+            )
+            for e in doc["pages"]
+        ]
+        return cls(pages)
+
+    def get(self, url: str) -> SavedPage | None:
+        return self._by_url.get(url) or self._by_url.get(clean_url(url))
+
+    def __len__(self) -> int:
+        return len(self.pages)
+
+
+class FixtureDownloadHandler(BaseDownloadHandler):
+    """Download handler that answers from the manifest instead of the network."""
+
+    lazy = False
+
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        manifest_path = crawler.settings.get("NEWS_FIXTURES_MANIFEST")
+        if not manifest_path:
+            raise NotConfigured("NEWS_FIXTURES_MANIFEST is not set")
+        self.manifest = Manifest.load(manifest_path)
+        self.stats = crawler.stats
+
+    async def download_request(self, request: Request) -> Response:
+        saved = self.manifest.get(request.url)
+        if saved is None:
+            assert self.stats is not None
+            self.stats.inc_value("offline/missing")
+            logger.info(
+                "Offline: no saved copy of %(url)s (linked from %(referer)s), skipped",
+                {"url": request.url, "referer": _referer(request)},
+            )
+            raise IgnoreRequest(f"no saved copy of {request.url}")
+        body = await run_in_thread(saved.path.read_bytes)
+        headers = Headers(saved.headers)
+        flags = []
+        declared = saved.headers.get("Content-Length")
+        if declared is not None and int(declared) > len(body):
+            # What Scrapy's HTTP handler does with DOWNLOAD_FAIL_ON_DATALOSS off: keep the partial
+            # body and flag it, so the same code path handles live and offline truncation.
+            flags.append("dataloss")
+        respcls = responsetypes.from_args(headers=headers, url=request.url, body=body)
+        return respcls(
+            url=request.url,
+            status=saved.status,
+            headers=headers,
+            body=body,
+            flags=flags,
+            request=request,
+        )
+
+
+def _referer(request: Request) -> str:
+    value = request.headers.get("Referer")
+    return value.decode("latin-1") if value else "a start point"
+
+
+class OfflineAddon:
+    """Scrapy add-on: with NEWS_OFFLINE on, http and https are served from the manifest."""
+
+    def update_settings(self, settings: Settings) -> None:
+        if not settings.getbool("NEWS_OFFLINE"):
+            return
+        handler = f"{FixtureDownloadHandler.__module__}.{FixtureDownloadHandler.__qualname__}"
+        handlers: dict[str, Any] = dict(settings.getdict("DOWNLOAD_HANDLERS"))
+        handlers.update({"http": handler, "https": handler})
+        settings.set("DOWNLOAD_HANDLERS", handlers, priority="addon")
+        logger.info(
+            "Offline mode: pages come from %(manifest)s, not the network",
+            {"manifest": settings.get("NEWS_FIXTURES_MANIFEST")},
+        )

@@ -1,0 +1,144 @@
+"""Article extraction from one HTML page, as a plain class that knows nothing of Scrapy.
+
+`Extractor.extract()` turns a page into the feed's article fields, or says why the page is not an
+article (`Outcome.reason`). The crawl's pipeline and the `scrapy extract` command both call it,
+through `pipelines.extract.bounded.BoundedExtractor`, which adds time and memory bounds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import trafilatura
+from trafilatura.utils import load_html
+
+from crawler import outlets
+from crawler.outlets import Outlet
+from crawler.urls import clean_url
+from pipelines.extract.chrome import ChromeFilter
+from pipelines.extract.metadata import normalize_datetime, read_metadata
+
+_WORD = re.compile(r"\w+(?:[-'’]\w+)*")
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """What counts as an article. trafilatura itself runs with its defaults."""
+
+    min_words: int = 40
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An article (the feed's fields as a dict), or the reason there is none."""
+
+    article: dict[str, Any] | None = None
+    reason: str | None = None  # a short code, used in stats: news/skipped/<reason>
+    detail: str = ""
+
+    @classmethod
+    def skip(cls, reason: str, detail: str) -> Outcome:
+        return cls(reason=reason, detail=detail)
+
+
+class Extractor:
+    def __init__(self, options: ExtractOptions | None = None):
+        self.options = options or ExtractOptions()
+
+    def extract(
+        self,
+        html: str,
+        url: str | None = None,
+        outlet: str | None = None,
+        fetched_at: str | None = None,
+    ) -> Outcome:
+        """Extract the article of `html`, fetched from `url` (None for a saved file: the page's
+        canonical link is used). `outlet` is a registry name; when None it is looked up from the
+        URL."""
+        if not html or not html.strip():
+            return Outcome.skip("empty", "the page is empty")
+        tree = load_html(html)
+        if tree is None:
+            return Outcome.skip("unparseable", "the HTML could not be parsed")
+        meta = read_metadata(tree)
+        page_url = self._page_url(url, meta.canonical, outlet)
+        entry = outlets.get(outlet) if outlet else (outlets.for_url(page_url) if page_url else None)
+        if meta.is_article is False:
+            return Outcome.skip("not_article", f"the page declares type {meta.declared_type}")
+
+        chrome = _chrome_filter(entry)
+        doc = trafilatura.bare_extraction(
+            tree,
+            url=page_url,
+            with_metadata=True,
+            include_comments=False,
+            prune_xpath=chrome.prune_xpaths or None,
+        )
+        if doc is None or not doc.text:
+            return Outcome.skip("no_text", "trafilatura found no main text")
+        title = meta.title or doc.title
+        paragraphs = chrome.paragraphs(doc.text, title)
+        text = "\n\n".join(paragraphs)
+        word_count = len(_WORD.findall(text))
+        if word_count < self.options.min_words:
+            return Outcome.skip(
+                "too_short", f"{word_count} words of text, fewer than {self.options.min_words}"
+            )
+        return Outcome(
+            article={
+                "url": page_url or "",
+                "outlet": entry.name if entry else None,
+                "title": title,
+                "authors": meta.authors or _split_authors(doc.author),
+                "published": meta.published or normalize_datetime(doc.date),
+                "language": meta.language,
+                "text": text,
+                "word_count": word_count,
+                "content_hash": content_hash(text),
+                "fetched_at": fetched_at or now_iso(),
+            }
+        )
+
+    @staticmethod
+    def _page_url(url: str | None, canonical: str | None, outlet: str | None) -> str | None:
+        """The article's URL: the page's canonical link when it stays on the fetched outlet (a
+        syndicated copy often points its canonical at the original, which must not hide the
+        copy), else the fetched URL."""
+        if canonical and canonical.startswith(("http://", "https://")):
+            if url is None:
+                return clean_url(canonical)
+            owner = outlets.get(outlet) if outlet else outlets.for_url(url)
+            if owner.owns(canonical) if owner else _same_host(url, canonical):
+                return clean_url(canonical)
+        return clean_url(url) if url else None
+
+
+def content_hash(text: str) -> str:
+    """sha256 of the NFC-normalised text: equal for byte-identical article bodies."""
+    return hashlib.sha256(unicodedata.normalize("NFC", text).encode("utf-8")).hexdigest()
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _split_authors(value: str | None) -> list[str]:
+    if not value:
+        return []
+    return [a.strip() for a in value.split(";") if a.strip()]
+
+
+def _same_host(a: str, b: str) -> bool:
+    return (urlsplit(a).hostname or "").lower() == (urlsplit(b).hostname or "").lower()
+
+
+@lru_cache(maxsize=64)
+def _chrome_filter(outlet: Outlet | None) -> ChromeFilter:
+    return ChromeFilter(outlet.cleanup) if outlet else ChromeFilter()

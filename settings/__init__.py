@@ -1,0 +1,1 @@
+"""Layered settings: `base` (offline, the default in scrapy.cfg), then profiles such as `live`."""
