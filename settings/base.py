@@ -26,7 +26,8 @@ ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_TIMEOUT = 30
-DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+NEWS_EXTRACT_MAX_BYTES = 16 * 1024 * 1024  # per download and per saved file (also unzipped)
+DOWNLOAD_MAXSIZE = NEWS_EXTRACT_MAX_BYTES
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 # Keep a response cut short in transfer and flag it "dataloss": the extraction pipeline then
 # skips it as truncated with one clear line, instead of the download failing with retries.
@@ -53,6 +54,7 @@ NEWS_EXTRACT_TIMEOUT = 20.0  # seconds per page; the worker is killed past it
 NEWS_EXTRACT_MEMORY_MB = 1536  # address-space limit of each extraction worker
 NEWS_EXTRACT_WORKERS = 2
 NEWS_SUMMARY_ENABLED = True
+NEWS_STATS_FILE = None  # e.g. out/stats.json: the run's stats as JSON
 
 # --- output ------------------------------------------------------------------------------------
 FEEDS = {

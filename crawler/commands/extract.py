@@ -1,0 +1,226 @@
+"""`scrapy extract PATH... -o FILE.jsonl`: the crawl's extraction on saved HTML files, no crawl.
+
+Inputs are files or folders (searched recursively) of `.html`, `.htm` and their `.gz` forms, such
+as a browser's "Save page as" files. Each article becomes one JSON line with the feed's fields plus
+`source`, the input path. A file that cannot be read or yields no article gets one log line naming
+it and the reason; the others are still processed. Every file is bounded: bytes read (also after
+decompression), characters parsed, seconds and memory spent (see `pipelines.extract.bounded`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import logging
+import re
+import sys
+import time
+import zlib
+from collections import Counter, deque
+from collections.abc import Iterator
+from concurrent.futures import Future
+from pathlib import Path
+from typing import IO
+
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+from scrapy.utils.log import configure_logging
+
+from crawler import outlets
+from crawler.encoding import decode_html
+from crawler.items import ARTICLE_FIELDS
+from pipelines.extract.bounded import BoundedExtractor
+from pipelines.extract.core import Outcome
+from pipelines.extraction import options_from_settings
+
+logger = logging.getLogger(__name__)
+
+SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
+_BINARY_MAGIC = {
+    b"%PDF-": "a PDF document",
+    b"\x89PNG": "a PNG image",
+    b"GIF8": "a GIF image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"PK\x03\x04": "a ZIP archive",
+    b"\x1f\x8b": "gzip data",
+}
+_CANONICAL = re.compile(
+    rb"""<link[^>]{0,200}?rel=["']?canonical["']?[^>]{0,200}?href=["']?([^"' >]+)""", re.I
+)
+
+
+class SkipFile(Exception):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason} ({detail})")
+        self.reason = reason
+        self.detail = detail
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    requires_crawler_process = False
+
+    def syntax(self) -> str:
+        return "PATH [PATH ...] -o FILE.jsonl"
+
+    def short_desc(self) -> str:
+        return "Extract articles from saved HTML files or folders, without crawling"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument(
+            "-o", "--output", metavar="FILE", required=True, help="JSON lines file to write"
+        )
+        parser.add_argument("--timeout", type=float, help="seconds per page (NEWS_EXTRACT_TIMEOUT)")
+        parser.add_argument(
+            "--max-bytes", type=int, help="bytes read per file (NEWS_EXTRACT_MAX_BYTES)"
+        )
+        parser.add_argument("--workers", type=int, help="extraction processes")
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        assert self.settings is not None
+        for option, setting in (
+            ("timeout", "NEWS_EXTRACT_TIMEOUT"),
+            ("max_bytes", "NEWS_EXTRACT_MAX_BYTES"),
+            ("workers", "NEWS_EXTRACT_WORKERS"),
+        ):
+            if getattr(opts, option) is not None:
+                self.settings.set(setting, getattr(opts, option), priority="cmdline")
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        assert self.settings is not None
+        if not args:
+            raise UsageError("give at least one file or folder to extract from")
+        configure_logging(self.settings)
+        options, limits = options_from_settings(self.settings)
+        max_bytes = self.settings.getint("NEWS_EXTRACT_MAX_BYTES")
+        started = time.monotonic()
+        counts: Counter[str] = Counter()
+        output = Path(opts.output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with BoundedExtractor(options, limits) as runner, output.open("w", encoding="utf-8") as out:
+            batch = BatchExtraction(runner, max_bytes, out, counts)
+            batch.run(_input_files(args, counts))
+        _print_summary(counts, output, time.monotonic() - started)
+        self.exitcode = 0 if counts["articles"] else 1
+
+
+class BatchExtraction:
+    """Reads files, extracts them in the worker pool (a few in flight), writes in input order."""
+
+    def __init__(
+        self, runner: BoundedExtractor, max_bytes: int, out: IO[str], counts: Counter[str]
+    ):
+        self.runner = runner
+        self.max_bytes = max_bytes
+        self.out = out
+        self.counts = counts
+
+    def run(self, files: Iterator[Path]) -> None:
+        window: deque[tuple[Path, Future[Outcome] | SkipFile]] = deque()
+        in_flight = self.runner.limits.workers * 2
+        for path in files:
+            window.append((path, self._submit(path)))
+            while len(window) >= in_flight:
+                self._finish(*window.popleft())
+        while window:
+            self._finish(*window.popleft())
+
+    def _submit(self, path: Path) -> Future[Outcome] | SkipFile:
+        self.counts["files"] += 1
+        try:
+            raw = read_bounded(path, self.max_bytes)
+            html = decode_page(raw)
+        except SkipFile as skip:
+            return skip
+        return self.runner.submit(html, None, None)
+
+    def _finish(self, path: Path, pending: Future[Outcome] | SkipFile) -> None:
+        if isinstance(pending, SkipFile):
+            self._skip(path, pending.reason, pending.detail)
+            return
+        outcome = self.runner.outcome(pending)
+        if outcome.article is None:
+            self._skip(path, outcome.reason or "error", outcome.detail)
+            return
+        article = {k: outcome.article.get(k) for k in ARTICLE_FIELDS}
+        article["url"] = article["url"] or path.resolve().as_uri()
+        article["source"] = str(path)
+        self.out.write(json.dumps(article, ensure_ascii=False) + "\n")
+        self.out.flush()
+        self.counts["articles"] += 1
+
+    def _skip(self, path: Path, reason: str, detail: str) -> None:
+        self.counts[f"skipped/{reason}"] += 1
+        logger.warning(
+            "Skipped %(path)s: %(reason)s (%(detail)s)",
+            {"path": path, "reason": reason, "detail": detail},
+        )
+
+
+def read_bounded(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, gunzipped for .gz, never more than `max_bytes` of them."""
+    try:
+        if path.name.lower().endswith(".gz"):
+            with gzip.open(path, "rb") as f:
+                data = f.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                raise SkipFile("too_large", f"decompresses to over {max_bytes:,} bytes")
+            return data
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise SkipFile("too_large", f"{size:,} bytes, over the limit of {max_bytes:,}")
+        return path.read_bytes()
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        raise SkipFile("unreadable", f"corrupt gzip data: {error}") from None
+    except OSError as error:
+        raise SkipFile("unreadable", error.strerror or str(error)) from None
+
+
+def decode_page(raw: bytes) -> str:
+    """Text of a saved page, refusing binary data; undeclared charsets as in a crawl."""
+    if not raw.strip():
+        raise SkipFile("empty", "the file is empty")
+    for magic, what in _BINARY_MAGIC.items():
+        if raw.startswith(magic):
+            raise SkipFile("not_html", f"the file is {what}")
+    head = raw[:8192]
+    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
+        raise SkipFile("not_html", "binary data (NUL bytes), not HTML")
+    match = _CANONICAL.search(raw[:262144])
+    outlet = outlets.for_url(match.group(1).decode("latin-1")) if match else None
+    text, _, _ = decode_html(raw, None, outlet.default_encoding if outlet else None)
+    return text
+
+
+def _input_files(paths: list[str], counts: Counter[str]) -> Iterator[Path]:
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(SUFFIXES)
+            )
+            if not found:
+                logger.warning("No .html or .html.gz files under %(path)s", {"path": path})
+            yield from found
+        elif path.exists():
+            yield path
+        else:
+            counts["files"] += 1
+            counts["skipped/unreadable"] += 1
+            logger.warning("Skipped %(path)s: unreadable (no such file or folder)", {"path": path})
+
+
+def _print_summary(counts: Counter[str], output: Path, seconds: float) -> None:
+    skipped = {k.split("/", 1)[1]: v for k, v in counts.items() if k.startswith("skipped/")}
+    lines = [
+        "Extraction summary",
+        f"  files read         {counts['files']:>6}",
+        f"  articles written   {counts['articles']:>6}  -> {output}",
+        f"  files skipped      {sum(skipped.values()):>6}",
+    ]
+    lines += [f"    {reason:<16} {n:>6}" for reason, n in sorted(skipped.items())]
+    lines.append(f"  time taken         {seconds:>6.1f} s")
+    print("\n" + "\n".join(lines) + "\n", file=sys.stderr)
