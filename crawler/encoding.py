@@ -3,8 +3,9 @@
 A page that declares its charset (HTTP header, BOM or <meta>) is decoded as declared. One that
 declares nothing is decoded as UTF-8 when it is valid UTF-8; otherwise as the outlet's default
 (the charset a browser set up for the outlet's audience would assume, from the registry);
-otherwise as charset-normalizer's guess. Statistical detectors are unreliable on mostly-English
-pages with a few non-Latin words, which is why the outlet default comes first.
+otherwise as charset-normalizer's guess (what Scrapy itself does). Statistical detectors are
+unreliable on mostly-English pages with a few non-Latin words, which is why the outlet default
+comes first.
 """
 
 from __future__ import annotations

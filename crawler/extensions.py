@@ -2,12 +2,15 @@
 
 Scrapy's stats dump has everything but is long; this prints the few numbers that say how the run
 went: pages fetched, articles exported, pages skipped by reason, time taken. It goes to stderr, so
-`-o -` can still stream the feed on stdout.
+`-o -` can still stream the feed on stdout. With NEWS_STATS_FILE set, the full stats are also
+written there as JSON, for monitoring a scheduled crawl (and for tests).
 """
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from scrapy import signals
@@ -80,3 +83,8 @@ class RunSummary:
         feeds = ", ".join(self.crawler.settings.getdict("FEEDS")) or "none"
         out = self.out or sys.stderr
         print(f"\n{format_summary(stats, self._title)}\n  feed: {feeds}\n", file=out)
+        stats_file = self.crawler.settings.get("NEWS_STATS_FILE")
+        if stats_file:
+            path = Path(stats_file)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(stats, indent=1, sort_keys=True, default=str), "utf-8")

@@ -22,9 +22,10 @@ logger = logging.getLogger(__name__)
 class UndeclaredCharsetMiddleware:
     """Decode HTML that declares no charset the way `crawler.encoding` says.
 
-    Scrapy falls back to cp1252 for a non-UTF-8 page that declares nothing, which turns a
-    windows-1251 page into mojibake. Must sit below HttpCompressionMiddleware (590) so it sees the
-    decompressed body.
+    For a non-UTF-8 page that declares nothing, Scrapy asks charset-normalizer, which reads a
+    mostly-English windows-1251 page as a Latin charset (cp1257 for seed 004's page) and turns its
+    Cyrillic into mojibake; the outlet's default comes first here. Must sit below
+    HttpCompressionMiddleware (590) so it sees the decompressed body.
     """
 
     def __init__(self, stats: StatsCollector):

@@ -49,6 +49,12 @@ class PageMeta:
     language: str | None = None
     jsonld_types: frozenset[str] = frozenset()
     og_type: str | None = None
+    has_article_node: bool = False  # a JSON-LD Article: its missing author means none
+
+    @property
+    def complete(self) -> bool:
+        """Whether title, date and authors are all known (authors may be known to be none)."""
+        return bool(self.title and self.published and (self.authors or self.has_article_node))
 
     @property
     def is_article(self) -> bool | None:
@@ -86,6 +92,7 @@ def read_metadata(tree: HtmlElement) -> PageMeta:
         language=_language(tree, article),
         jsonld_types=types,
         og_type=og_type.lower() if og_type else None,
+        has_article_node=bool(article),
     )
 
 
