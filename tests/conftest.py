@@ -1,0 +1,77 @@
+"""Shared test helpers: the project's paths, saved pages as Scrapy responses, and one real
+offline crawl (`scrapy crawl all`, as `make run` does) that several test modules inspect."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scrapy.http import Headers
+from scrapy.responsetypes import responsetypes
+from scrapy.utils.reactor import install_reactor
+
+from crawler.offline import Manifest
+
+# Spiders and middlewares are built from a real Crawler, which wants the reactor Scrapy uses.
+install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = Manifest.load(ROOT / "fixtures" / "manifest.json")
+SCRAPY = [sys.executable, "-m", "scrapy"]
+
+
+def fixture_response(url: str):
+    """The saved page for `url` as the Response Scrapy would build for it."""
+    saved = MANIFEST.get(url)
+    assert saved is not None, f"{url} is not in fixtures/manifest.json"
+    body = saved.path.read_bytes()
+    headers = Headers(saved.headers)
+    cls = responsetypes.from_args(headers=headers, url=url, body=body)
+    return cls(url=url, status=saved.status, headers=headers, body=body)
+
+
+def run_scrapy(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    env.pop("SCRAPY_PROJECT", None)
+    return subprocess.run(
+        [*SCRAPY, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@dataclass
+class CrawlResult:
+    articles: list[dict[str, Any]]
+    stats: dict[str, Any]
+    log: str
+    returncode: int
+
+    def by_url(self) -> dict[str, dict[str, Any]]:
+        return {a["url"]: a for a in self.articles}
+
+
+def crawl(spider: str, out_dir: Path) -> CrawlResult:
+    feed, stats = out_dir / "articles.jsonl", out_dir / "stats.json"
+    proc = run_scrapy("crawl", spider, "-O", str(feed), "-s", f"NEWS_STATS_FILE={stats}")
+    articles = (
+        [json.loads(line) for line in feed.read_text("utf-8").splitlines()] if feed.exists() else []
+    )
+    return CrawlResult(
+        articles=articles,
+        stats=json.loads(stats.read_text("utf-8")) if stats.exists() else {},
+        log=proc.stderr,
+        returncode=proc.returncode,
+    )
+
+
+@pytest.fixture(scope="session")
+def offline_crawl(tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
+    """`scrapy crawl all` over the fixtures, through the real engine, once per test session."""
+    result = crawl("all", tmp_path_factory.mktemp("crawl-all"))
+    assert result.returncode == 0, result.log[-3000:]
+    return result

@@ -1,0 +1,125 @@
+"""`scrapy extract` on saved pages: good files, bad files and hostile files in one run."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.conftest import MANIFEST, ROOT, run_scrapy
+from tests.seeds import SEEDS
+
+SCHEMA = json.loads((ROOT / "crawler" / "schemas" / "article.schema.json").read_text("utf-8"))
+BODY = "<p>" + "Plain words of a paragraph that could be an article body. " * 12 + "</p>"
+
+
+def write_inputs(folder: Path) -> dict[str, str]:
+    """Seed pages as "Save page as" files, plus bad and hostile ones; name -> expected reason."""
+    saved = folder / "saved"
+    (saved / "nested").mkdir(parents=True)
+    expected = {}
+    for n, seed in enumerate(sorted(SEEDS)):
+        source = MANIFEST.get(SEEDS[seed]["url"]).path
+        if n % 2:
+            (saved / "nested" / f"seed{seed}.html.gz").write_bytes(
+                gzip.compress(source.read_bytes())
+            )
+            expected[f"seed{seed}.html.gz"] = "article"
+        else:
+            shutil.copy(source, saved / f"seed{seed}.html")
+            expected[f"seed{seed}.html"] = "article"
+    bad = {
+        "empty.html": (b"", "empty"),
+        "binary.html": (bytes(range(256)) * 64, "not_html"),
+        "report.html": (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n", "not_html"),
+        "listing.html": (
+            b'<html><head><meta property="og:type" content="website"></head><body>'
+            + BODY.encode()
+            + b"</body></html>",
+            "not_article",
+        ),
+        # declared UTF-8, but full of invalid bytes: decoded with replacement characters
+        "broken-encoding.html": (
+            b"<html><head><meta charset='utf-8'></head><body><article>"
+            + BODY.encode()
+            + b"\xff\xfe\xc3\x28" * 500
+            + b"</article></body></html>",
+            "article",
+        ),
+        # nesting far past libxml2's depth limit
+        "deep.html": (
+            ("<html><body>" + "<div>" * 60_000 + BODY + "</div>" * 60_000).encode(),
+            "no_text",
+        ),
+        "huge.html": (b"<html><body>" + BODY.encode() * 3000 + b"</body></html>", "too_large"),
+        # 64 MB of spaces in 64 KB of gzip
+        "bomb.html.gz": (gzip.compress(b" " * (64 << 20), compresslevel=9), "too_large"),
+        "corrupt.html.gz": (gzip.compress(BODY.encode() * 50)[:200], "unreadable"),
+    }
+    for name, (data, reason) in bad.items():
+        (saved / name).write_bytes(data)
+        expected[name] = reason
+    (saved / "notes.txt").write_text("not an .html file: ignored")
+    return expected
+
+
+def test_extract_good_bad_and_hostile_files(tmp_path: Path) -> None:
+    expected = write_inputs(tmp_path)
+    out = tmp_path / "out" / "articles.jsonl"
+    proc = run_scrapy(
+        "extract",
+        str(tmp_path / "saved"),
+        str(tmp_path / "missing.html"),
+        "-o",
+        str(out),
+        "--max-bytes",
+        "1500000",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    by_source = {Path(a["source"]).name: a for a in lines}
+    assert set(by_source) == {n for n, r in expected.items() if r == "article"}
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    for article in lines:
+        assert list(validator.iter_errors(article)) == []
+    seeds_by_url = {s["url"]: s for s in SEEDS.values()}
+    for name, article in by_source.items():
+        if name.startswith("seed"):
+            assert article["title"] == seeds_by_url[article["url"]]["title"]
+            assert article["outlet"] == seeds_by_url[article["url"]]["outlet"]
+    assert by_source["broken-encoding.html"]["url"].startswith("file://")
+    assert "Головна" not in by_source["seed004.html"]["text"]  # navigation is not the article
+    for name, reason in expected.items():
+        if reason != "article":
+            lines = [line for line in proc.stderr.splitlines() if f"{name}: {reason}" in line]
+            assert len(lines) == 1, (name, reason, proc.stderr[-2000:])
+    assert "missing.html: unreadable" in proc.stderr
+    assert "notes.txt" not in proc.stderr
+    assert "articles written        6" in proc.stderr
+
+
+def test_a_page_that_keeps_the_parser_busy_is_stopped_at_the_timeout(tmp_path: Path) -> None:
+    flood = "<html><body><div " + " ".join(f"a{i}='x'" for i in range(200_000)) + ">"
+    (tmp_path / "flood.html").write_text(flood + BODY + "</div></body></html>")
+    shutil.copy(MANIFEST.get(SEEDS["002"]["url"]).path, tmp_path / "good.html")
+    started = time.monotonic()
+    proc = run_scrapy("extract", str(tmp_path), "-o", str(tmp_path / "out.jsonl"), "--timeout", "2")
+    assert time.monotonic() - started < 60  # unbounded, this page takes minutes
+    assert "flood.html: timeout (extraction took longer than 2 s; stopped)" in proc.stderr
+    assert len((tmp_path / "out.jsonl").read_text("utf-8").splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [([], "required: -o/--output"), (["-o", "x.jsonl"], "give at least one file or folder")],
+)
+def test_usage_errors(args: list[str], message: str) -> None:
+    proc = run_scrapy("extract", *args)
+    assert proc.returncode == 2
+    assert "scrapy extract PATH [PATH ...] -o FILE.jsonl" in proc.stderr + proc.stdout
+    assert message in proc.stderr + proc.stdout

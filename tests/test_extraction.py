@@ -1,0 +1,162 @@
+"""Extraction of each seed page against its golden file, plus the rules behind it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from trafilatura.utils import load_html
+
+from crawler.outlets import Cleanup
+from pipelines.extract.chrome import ChromeFilter
+from pipelines.extract.core import Extractor, content_hash
+from pipelines.extract.metadata import normalize_datetime, read_metadata
+from tests.expected_pages import EXPECTED_DIR, as_golden, extract_seed
+from tests.seeds import CHROME, SEEDS
+
+
+@pytest.mark.parametrize("seed", sorted(SEEDS))
+def test_seed_page_matches_golden_file(seed: str) -> None:
+    expected = json.loads((EXPECTED_DIR / f"{seed}.json").read_text("utf-8"))
+    assert as_golden(extract_seed(seed)) == expected
+
+
+@pytest.mark.parametrize("seed", sorted(SEEDS))
+def test_seed_page_fields(seed: str) -> None:
+    article, want = extract_seed(seed), SEEDS[seed]
+    paragraphs = article["text"].split("\n\n")
+    assert article["url"] == want["url"]
+    assert article["outlet"] == want["outlet"]
+    assert article["title"] == want["title"]
+    assert article["published"] == want["published"]
+    assert article["language"] == "en"
+    assert paragraphs[0].startswith(want["first"])
+    assert paragraphs[-1].lstrip("- ").endswith(want["last"])
+    assert article["content_hash"] == content_hash(article["text"])
+
+
+@pytest.mark.parametrize("seed", sorted(SEEDS))
+def test_no_chrome_reaches_the_text(seed: str) -> None:
+    article = extract_seed(seed)
+    leaked = [c for c in CHROME if c in article["text"]]
+    assert leaked == []
+    assert article["title"] not in article["text"].split("\n\n")
+
+
+def test_authors_come_from_the_page() -> None:
+    assert extract_seed("001")["authors"] == ["Kateryna Denisova"]
+    assert extract_seed("000")["authors"] == []
+
+
+# -- chrome rules ---------------------------------------------------------------------------------
+
+
+def test_general_rules_drop_widget_labels_switchers_and_template_leaks() -> None:
+    text = "\n".join(
+        [
+            "ua en ru",
+            "The Title",
+            "client/title.list_title",
+            "First real paragraph of the story.",
+            "Tags:",
+            "* indicates required",
+            "Subscribe",
+            "Second real paragraph.",
+            "Second real paragraph.",
+            "Read also:",
+        ]
+    )
+    assert ChromeFilter().paragraphs(text, title="The Title") == [
+        "First real paragraph of the story.",
+        "Second real paragraph.",
+    ]
+
+
+def test_outlet_rules_drop_and_cut() -> None:
+    rules = ChromeFilter(Cleanup(drop=(r"Listen to this",), cut_at=(r"Expanded Coverage:?",)))
+    text = "Listen to this\nBody one.\nBody two.\nExpanded Coverage:\nOther story headline"
+    assert rules.paragraphs(text) == ["Body one.", "Body two."]
+
+
+def test_rules_keep_sentences_that_merely_contain_chrome_words() -> None:
+    text = "Readers can subscribe to alerts.\nTags: were added by the editor later that day."
+    assert ChromeFilter().paragraphs(text) == text.split("\n")
+
+
+def test_outlet_prune_selectors_remove_boxes_before_extraction() -> None:
+    page = (
+        "<html><body><article><p>"
+        + "Body text of the article, long enough to count as one. " * 8
+        + "</p><section class='membership-cta'><p>"
+        + "Please give us money so that we can go on writing articles for you. " * 3
+        + "</p></section></article></body></html>"
+    )
+    elsewhere = Extractor().extract(page, "https://unknown.example/story")
+    kyiv = Extractor().extract(page, "https://kyivindependent.com/story/")  # prunes the box
+    assert "give us money" in elsewhere.article["text"]
+    assert "give us money" not in kyiv.article["text"]
+    assert "Body text of the article" in kyiv.article["text"]
+
+
+# -- metadata -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "iso"),
+    [
+        ("2024-10-23T13:05:00.000Z", "2024-10-23T13:05:00+00:00"),
+        ("2024-10-23T17:49:00+03:00", "2024-10-23T17:49:00+03:00"),
+        ("2024-10-23T17:49", "2024-10-23T17:49:00"),
+        ("2024-10-23", "2024-10-23"),
+        ("Wed, 23 Oct 2024 17:23:48 +0300", "2024-10-23T17:23:48+03:00"),
+        ("yesterday", None),
+        ("2024-13-45", None),
+        ("", None),
+    ],
+)
+def test_normalize_datetime(raw: str, iso: str | None) -> None:
+    assert normalize_datetime(raw) == iso
+
+
+def test_metadata_reads_jsonld_graph_and_page_type() -> None:
+    page = """<html lang="en-GB"><head>
+    <meta property="og:type" content="article">
+    <script type="application/ld+json">{"@graph": [
+      {"@type": "WebPage", "name": "x"},
+      {"@type": ["NewsArticle"], "headline": "A &amp; B", "datePublished": "2024-01-02T03:04:05Z",
+       "author": [{"@type": "Person", "name": "Ann Lee"},
+                  {"@type": "Organization", "name": "Desk"}]}
+    ]}</script>
+    <script type="application/ld+json">{not json</script>
+    </head><body></body></html>"""
+    meta = read_metadata(load_html(page))
+    assert meta.title == "A & B"
+    assert meta.published == "2024-01-02T03:04:05+00:00"
+    assert meta.authors == ["Ann Lee"]
+    assert meta.language == "en"
+    assert meta.is_article is True
+
+
+def test_metadata_says_when_a_page_is_not_an_article() -> None:
+    listing = '<html><head><meta property="og:type" content="website"></head></html>'
+    silent = "<html><head><title>t</title></head></html>"
+    assert read_metadata(load_html(listing)).is_article is False
+    assert read_metadata(load_html(silent)).is_article is None
+
+
+def test_canonical_on_another_site_does_not_replace_the_fetched_url() -> None:
+    body = "<p>" + "A syndicated copy of a story, reprinted word for word. " * 10 + "</p>"
+    page = f"""<html><head><link rel="canonical" href="https://kyivindependent.com/original/">
+    </head><body><article>{body}</article></body></html>"""
+    copy = Extractor().extract(page, "https://news-aggregator.example/2024/10/29/copy/")
+    assert copy.article["url"] == "https://news-aggregator.example/2024/10/29/copy/"
+    assert copy.article["outlet"] == "news_aggregator"
+    saved = Extractor().extract(page, url=None)  # a saved file: the canonical link is all we have
+    assert saved.article["url"] == "https://kyivindependent.com/original/"
+
+
+def test_short_and_empty_pages_are_skipped_with_a_reason() -> None:
+    assert Extractor().extract("   ").reason == "empty"
+    short = Extractor().extract("<html><body><article><p>Too short.</p></article></body></html>")
+    assert short.article is None
+    assert short.reason in {"too_short", "no_text"}
