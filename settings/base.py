@@ -17,7 +17,7 @@ COMMANDS_MODULE = "crawler.commands"
 # On: http(s) responses come from the saved pages listed in the manifest (crawler.offline).
 NEWS_OFFLINE = True
 NEWS_FIXTURES_MANIFEST = str(PROJECT_ROOT / "fixtures" / "manifest.json")
-ADDONS = {"crawler.offline.OfflineAddon": 0}
+ADDONS = {"crawler.offline.OfflineAddon": 0, "crawler.addons.DefaultFeedAddon": 10}
 
 # --- identity and politeness (profiles tighten these for live crawls) -------------------------
 NEWS_CONTACT_URL = "https://example.org/syndication-crawler"  # set to a page that says who you are
@@ -57,12 +57,6 @@ NEWS_SUMMARY_ENABLED = True
 NEWS_STATS_FILE = None  # e.g. out/stats.json: the run's stats as JSON
 
 # --- output ------------------------------------------------------------------------------------
-FEEDS = {
-    "out/articles.jsonl": {
-        "format": "jsonlines",
-        "encoding": "utf-8",
-        "overwrite": True,
-        "item_classes": ["crawler.items.Article"],
-    },
-}
+# The feed, replaced on every run; used when the command line names no feed (-o/-O).
+NEWS_FEED = "out/articles.jsonl"
 FEED_EXPORT_ENCODING = "utf-8"

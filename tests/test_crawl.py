@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.conftest import ROOT, CrawlResult
+from tests.conftest import ROOT, CrawlResult, run_scrapy
 from tests.seeds import CHROME, SEEDS
 
 SCHEMA = json.loads((ROOT / "crawler" / "schemas" / "article.schema.json").read_text("utf-8"))
@@ -120,8 +120,19 @@ def test_run_ends_with_a_readable_summary(offline_crawl: CrawlResult) -> None:
     assert re.search(r"time taken\s+[\d.]+ s", summary)
 
 
-def test_make_run_writes_the_feed_where_the_readme_says(tmp_path: Path) -> None:
-    settings = (ROOT / "settings" / "base.py").read_text("utf-8")
+def test_the_default_feed_is_the_one_the_readme_names() -> None:
+    from scrapy.utils.project import get_project_settings
+
     readme = (ROOT / "README.md").read_text("utf-8")
-    assert '"out/articles.jsonl"' in settings
+    assert get_project_settings()["NEWS_FEED"] == "out/articles.jsonl"
     assert "out/articles.jsonl" in readme and "make run" in readme and "make test" in readme
+
+
+def test_a_crawl_told_to_write_elsewhere_leaves_the_default_feed_alone(tmp_path: Path) -> None:
+    feed = tmp_path / "articles.jsonl"
+    proc = run_scrapy(
+        "crawl", "rbc_ukraine", "-O", str(feed), "-s", f"NEWS_FEED={tmp_path}/d.jsonl"
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(feed.read_text("utf-8").splitlines()) == 1
+    assert not (tmp_path / "d.jsonl").exists()
