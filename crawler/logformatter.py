@@ -13,7 +13,7 @@ from scrapy import logformatter
 
 
 class NewsLogFormatter(logformatter.LogFormatter):
-    def dropped(  # type: ignore[override]
+    def dropped(
         self, item: Any, exception: BaseException, response: Any, spider: Any
     ) -> logformatter.LogFormatterResult:
         url = ItemAdapter(item).get("url") if ItemAdapter.is_item(item) else None

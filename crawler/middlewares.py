@@ -39,7 +39,7 @@ class UndeclaredCharsetMiddleware:
     def process_response(self, request: Request, response: Response) -> Response:
         if not isinstance(response, HtmlResponse) or not response.body:
             return response
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+        content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
         if declared_encoding(response.body, content_type):
             return response
         outlet = outlets.for_url(response.url)

@@ -7,7 +7,7 @@ DropItem, which `crawler.logformatter` turns into one line naming the page and t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from scrapy.exceptions import DropItem
 
@@ -62,13 +62,13 @@ class ExtractionPipeline:
         media_type = item.content_type.split(";")[0].strip().lower()
         if item.html is None or (media_type and media_type not in HTML_TYPES):
             self._skip("not_html", f"content type {media_type or 'unknown'}")
-        assert self.runner is not None and item.html is not None
+        assert self.runner is not None
         outcome = await self.runner.extract(item.html, item.url, item.outlet, item.fetched_at)
         if outcome.article is None:
             self._skip(outcome.reason or "error", outcome.detail)
         self.stats.inc_value("news/articles/extracted")
-        return Article(**outcome.article)  # type: ignore[arg-type]
+        return Article(**outcome.article)
 
-    def _skip(self, reason: str, detail: str) -> None:
+    def _skip(self, reason: str, detail: str) -> NoReturn:
         self.stats.inc_value(f"news/skipped/{reason}")
         raise DropItem(f"{reason} ({detail})")

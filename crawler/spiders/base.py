@@ -109,7 +109,7 @@ class OutletSpider(SitemapSpider):
                 "%(url)s belongs to no outlet of this crawl; ignored", {"url": response.url}
             )
             return
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+        content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
         yield Page(
             url=response.url,
             outlet=outlet.name,

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import trafilatura
+from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
 from crawler import outlets
@@ -82,7 +83,7 @@ class Extractor:
             include_comments=False,
             prune_xpath=chrome.prune_xpaths or None,
         )
-        if doc is None or not doc.text:
+        if not isinstance(doc, Document) or not doc.text:
             return Outcome.skip("no_text", "trafilatura found no main text")
         title = meta.title or doc.title
         paragraphs = chrome.paragraphs(doc.text, title)
