@@ -47,6 +47,7 @@ def format_summary(stats: dict[str, Any], title: str) -> str:
     reasons = skipped_by_reason(stats)
     rows = [
         ("pages fetched", stats.get("downloader/response_count", 0)),
+        ("listing pages read", stats.get("news/pages/listing", 0)),
         ("articles exported", stats.get("item_scraped_count", 0)),
         ("pages skipped", sum(reasons.values())),
     ]

@@ -85,6 +85,8 @@ class OutletSpider(SitemapSpider):
     def parse_listing(self, response: Response, page: int) -> Iterator[Request]:
         outlet = self._outlet(response.url)
         if outlet is None or not isinstance(response, TextResponse):
+            self._count("news/skipped/listing_not_text")
+            logger.warning("Listing page %(url)s is not text; ignored", {"url": response.url})
             return
         self._count("news/pages/listing")
         links = LinkExtractor(allow_domains=outlet.domains).extract_links(response)
