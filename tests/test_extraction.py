@@ -138,10 +138,16 @@ def test_metadata_reads_jsonld_graph_and_page_type() -> None:
 
 
 def test_metadata_says_when_a_page_is_not_an_article() -> None:
-    listing = '<html><head><meta property="og:type" content="website"></head></html>'
-    silent = "<html><head><title>t</title></head></html>"
-    assert read_metadata(load_html(listing)).is_article is False
-    assert read_metadata(load_html(silent)).is_article is None
+    def is_article(head: str) -> bool | None:
+        return read_metadata(load_html(f"<html><head>{head}</head><body></body></html>")).is_article
+
+    ld = '<script type="application/ld+json">{"@type": %s}</script>'
+    assert is_article('<meta property="og:type" content="website">') is False
+    assert is_article(ld % '"CollectionPage"') is False
+    assert is_article(ld % '["WebPage", "NewsArticle"]') is True
+    # sitewide types sit on article pages too: they say nothing
+    assert is_article(ld % '["Organization", "WebSite", "BreadcrumbList"]') is None
+    assert is_article("<title>t</title>") is None
 
 
 def test_canonical_on_another_site_does_not_replace_the_fetched_url() -> None:

@@ -69,8 +69,9 @@ class Extractor:
         if tree is None:
             return Outcome.skip("unparseable", "the HTML could not be parsed")
         meta = read_metadata(tree)
-        page_url = self._page_url(url, meta.canonical, outlet)
-        entry = outlets.get(outlet) if outlet else (outlets.for_url(page_url) if page_url else None)
+        fetched_from = outlets.get(outlet) if outlet else (outlets.for_url(url) if url else None)
+        page_url = _page_url(url, meta.canonical, fetched_from)
+        entry = fetched_from or (outlets.for_url(page_url) if page_url else None)
         if meta.is_article is False:
             return Outcome.skip("not_article", f"the page declares type {meta.declared_type}")
 
@@ -108,18 +109,17 @@ class Extractor:
             }
         )
 
-    @staticmethod
-    def _page_url(url: str | None, canonical: str | None, outlet: str | None) -> str | None:
-        """The article's URL: the page's canonical link when it stays on the fetched outlet (a
-        syndicated copy often points its canonical at the original, which must not hide the
-        copy), else the fetched URL."""
-        if canonical and canonical.startswith(("http://", "https://")):
-            if url is None:
-                return clean_url(canonical)
-            owner = outlets.get(outlet) if outlet else outlets.for_url(url)
-            if owner.owns(canonical) if owner else _same_host(url, canonical):
-                return clean_url(canonical)
-        return clean_url(url) if url else None
+
+def _page_url(url: str | None, canonical: str | None, owner: Outlet | None) -> str | None:
+    """The article's URL: the page's canonical link when it stays on the site it was fetched from
+    (a syndicated copy often points its canonical at the original, which must not hide the copy),
+    else the fetched URL. A saved file (no `url`) has only its canonical link."""
+    if canonical and canonical.startswith(("http://", "https://")):
+        if url is None:
+            return clean_url(canonical)
+        if owner.owns(canonical) if owner else _same_host(url, canonical):
+            return clean_url(canonical)
+    return clean_url(url) if url else None
 
 
 def content_hash(text: str) -> str:

@@ -36,6 +36,22 @@ ARTICLE_TYPES = frozenset(
         "Report",
     )
 )
+# Page-level types that say "this page is not an article" (sitewide types such as Organization,
+# WebSite or BreadcrumbList say nothing either way and sit on article pages too).
+NON_ARTICLE_TYPES = frozenset(
+    t.lower()
+    for t in (
+        "CollectionPage",
+        "SearchResultsPage",
+        "ProfilePage",
+        "AboutPage",
+        "ContactPage",
+        "FAQPage",
+        "ItemList",
+        "Product",
+        "Event",
+    )
+)
 _MAX_JSONLD_CHARS = 1_000_000
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -61,7 +77,7 @@ class PageMeta:
         """True or False when the page says what it is, None when it says nothing."""
         if self.jsonld_types & ARTICLE_TYPES or self.og_type == "article":
             return True
-        if self.jsonld_types or self.og_type:
+        if self.jsonld_types & NON_ARTICLE_TYPES or self.og_type:
             return False
         return None
 
