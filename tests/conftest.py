@@ -36,9 +36,17 @@ def fixture_response(url: str):
     return cls(url=url, status=saved.status, headers=headers, body=body)
 
 
-def run_scrapy(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    env.pop("SCRAPY_PROJECT", None)
+def run_scrapy(
+    *args: str, timeout: float = 180, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    # In-process tests that call get_project_settings() set SCRAPY_SETTINGS_MODULE in os.environ;
+    # a subprocess must choose its settings from scrapy.cfg like a user's shell does.
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SCRAPY_") and not k.lower().endswith("_proxy")
+    }
+    env = {**base, "PYTHONWARNINGS": "ignore", **(env or {})}
     return subprocess.run(
         [*SCRAPY, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
     )
@@ -55,9 +63,14 @@ class CrawlResult:
         return {a["url"]: a for a in self.articles}
 
 
-def crawl(spider: str, out_dir: Path) -> CrawlResult:
+def crawl(
+    spider: str, out_dir: Path, *settings: str, env: dict[str, str] | None = None
+) -> CrawlResult:
     feed, stats = out_dir / "articles.jsonl", out_dir / "stats.json"
-    proc = run_scrapy("crawl", spider, "-O", str(feed), "-s", f"NEWS_STATS_FILE={stats}")
+    options = [x for setting in settings for x in ("-s", setting)]
+    proc = run_scrapy(
+        "crawl", spider, "-O", str(feed), "-s", f"NEWS_STATS_FILE={stats}", *options, env=env
+    )
     articles = (
         [json.loads(line) for line in feed.read_text("utf-8").splitlines()] if feed.exists() else []
     )

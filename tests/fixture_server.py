@@ -1,0 +1,187 @@
+"""A local stand-in for the outlets' web servers: an HTTP proxy on 127.0.0.1 that serves the
+saved pages of a manifest, for crawling in *live* mode without the internet.
+
+A live crawl sends every request through it (`https_proxy`/`http_proxy`), so Scrapy's real
+HTTP/1.1 download handler, its CONNECT tunnelling, TLS, timeouts and data-loss detection all run
+over real sockets. For https the proxy answers CONNECT and then speaks TLS itself with a
+self-signed certificate (Scrapy does not verify certificates unless told to). Each request is
+answered from the manifest: the saved status, headers and body; a URL not in the manifest gets
+a 404. A saved Content-Length larger than the body is sent as is and the connection closed, as a
+server that dies mid-response would.
+
+    python -m tests.fixture_server [--port 8899]   # serve fixtures/ until Ctrl-C
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import ipaddress
+import socket
+import socketserver
+import ssl
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from crawler.offline import Manifest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class FixtureProxy(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, manifest: Manifest, port: int = 0):
+        self.manifest = manifest
+        self.requests: list[str] = []  # every URL asked for, in order
+        self._lock = threading.Lock()
+        hosts = sorted({urlsplit(p.url).hostname or "" for p in manifest.pages})
+        self.tls = _tls_context(hosts)
+        super().__init__(("127.0.0.1", port), _ProxyHandler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def record(self, url: str) -> None:
+        with self._lock:
+            self.requests.append(url)
+
+    def __enter__(self) -> FixtureProxy:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    server: FixtureProxy
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+    def do_CONNECT(self) -> None:
+        host = self.path.rsplit(":", 1)[0]
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            tls = self.server.tls.wrap_socket(self.connection, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        try:
+            # serve the tunnelled requests on the TLS socket, as https://host/...
+            inner = _OriginHandler.__new__(_OriginHandler)
+            inner.origin = f"https://{host}"
+            _OriginHandler.__init__(inner, tls, self.client_address, self.server)
+        except (ssl.SSLError, OSError):
+            pass
+        finally:
+            tls.close()
+
+    def do_GET(self) -> None:  # plain http through the proxy: absolute URL in the request line
+        _serve(self, self.path)
+
+    do_HEAD = do_GET
+
+
+class _OriginHandler(BaseHTTPRequestHandler):
+    server: FixtureProxy
+    protocol_version = "HTTP/1.1"
+    origin = ""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        _serve(self, self.origin + self.path)
+
+
+def _serve(handler: BaseHTTPRequestHandler, url: str) -> None:
+    server: FixtureProxy = handler.server  # type: ignore[assignment]
+    server.record(url)
+    saved = server.manifest.get(url)
+    if saved is None:
+        body = b"<html><body><h1>404 Not Found</h1></body></html>"
+        handler.send_response(404)
+        handler.send_header("Content-Type", "text/html; charset=utf-8")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+        return
+    body = saved.path.read_bytes()
+    handler.send_response(saved.status)
+    declared = None
+    for name, value in saved.headers.items():
+        if name.lower() == "content-length":
+            declared = int(value)
+        handler.send_header(name, value)
+    if declared is None:
+        handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(body)
+    if declared is not None and declared > len(body):
+        handler.wfile.flush()
+        handler.close_connection = True
+        handler.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _tls_context(hosts: list[str]) -> ssl.SSLContext:
+    """A server context with a fresh self-signed certificate naming every fixture host."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fixture-server")])
+    now = datetime.datetime.now(datetime.UTC)
+    names: list[x509.GeneralName] = [x509.DNSName(h) for h in hosts if h]
+    names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        cert_path, key_path = Path(tmp, "cert.pem"), Path(tmp, "key.pem")
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_path, key_path)
+    return context
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve the fixtures as a local proxy.")
+    parser.add_argument("--port", type=int, default=8899)
+    parser.add_argument("--manifest", default=str(ROOT / "fixtures" / "manifest.json"))
+    args = parser.parse_args()
+    with FixtureProxy(Manifest.load(args.manifest), args.port) as proxy:
+        print(f"serving {args.manifest} as a proxy on {proxy.url}; Ctrl-C to stop")
+        print(f"  https_proxy={proxy.url} SCRAPY_PROJECT=live .venv/bin/scrapy crawl all")
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
