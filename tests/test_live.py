@@ -26,6 +26,8 @@ def test_live_crawl_matches_the_offline_crawl(tmp_path: Path, offline_crawl: Cra
     hosts = {urlsplit(url).hostname for url in asked}
     assert hosts == {urlsplit(p.url).hostname for p in MANIFEST.pages}
     assert all(f"https://{h}/robots.txt" in asked for h in hosts)
+    # every response came from the local server: nothing went anywhere else
+    assert live.stats["downloader/response_count"] == len(asked)
 
     def comparable(result: CrawlResult) -> dict[str, dict[str, object]]:
         return {
