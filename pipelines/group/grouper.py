@@ -1,0 +1,470 @@
+"""Grouping the versions of one report into syndication clusters.
+
+Each article is either a *duplicate* (the same text at another URL: a copy on another site, an
+AMP or tracking-parameter variant, a copy cut short or embedded in a longer page), a *rewrite*
+(another newsroom's re-report of the same original report, in its own words) or the first
+version of a new report. Two signals decide, because neither can alone (docs/grouping.md):
+
+1. Verbatim paragraphs. Every paragraph is fingerprinted; an article whose paragraphs are, by
+   words, at least `duplicate_containment` contained in another's (or contain it) is a duplicate
+   of it. Paragraphs shared by articles that are *not* duplicates are recurring blocks — an
+   outlet's background box, a standard disclaimer — and are left out of the comparison below.
+2. What the report says. The title and the lead (first paragraphs, recurring blocks skipped)
+   become stemmed content terms, without the words of attribution ("reported on Tuesday,
+   citing") and of the cited source's name. MinHash over them and MinHashLSH retrieve candidates
+   (never all pairs); a candidate is verified with an IDF-weighted Jaccard similarity whose
+   document frequencies come from the corpus being grouped, so that terms every article of a
+   topic shares ("North Korean troops") weigh little and the terms of one report ("secret
+   clause", "1000") weigh much. Versions that name different original sources, or that were
+   published further apart than `window_hours`, are never rewrites of each other; versions that
+   name the same source need less textual evidence than versions that do not.
+
+Every version that is not a duplicate is in the LSH index, so a newcomer is retrieved through
+whichever member it resembles most; it then joins the cluster whose *founding* version it
+matches — not any member — so one article that bridges two stories cannot chain them together.
+Clusters are reported with their earliest version as `original`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+
+from pipelines.group.sources import Source, cited_source
+from pipelines.group.text import HASH_SCHEME, Analyzer, fingerprint, term_hash
+
+ORIGINAL, DUPLICATE, REWRITE = "original", "duplicate", "rewrite"
+SCHEME = "affine32"  # datasketch's permutation scheme; 2.0 changed the default, so it is explicit
+_SUMMARY_FIELDS = ("url", "outlet", "title", "published")
+
+
+@dataclass(frozen=True)
+class GroupOptions:
+    """Thresholds and parameters (docs/grouping.md); the crawl sets them from NEWS_GROUP_*."""
+
+    num_perm: int = 128
+    seed: int = 1
+    lsh_threshold: float = 0.12  # datasketch picks 64 bands of 2 rows for 128 permutations
+    # IDF-weighted similarity to a cluster's founding version needed to join it as a rewrite:
+    # when both versions name the same original source, and when they do not.
+    rewrite_threshold: float = 0.06
+    rewrite_threshold_unsourced: float = 0.18
+    duplicate_containment: float = 0.8  # share of the shorter text's words in shared paragraphs
+    window_hours: float = 72.0  # rewrites are published within this time of each other
+    lead_paragraphs: int = 2
+    title_weight: int = 3
+    lead_weight: int = 2
+    max_postings: int = 50  # a paragraph in more articles than this is boilerplate
+    # Levers, on by default; eval/evaluate.py switches them off one at a time.
+    source_gate: bool = True  # versions naming different sources are not rewrites
+    idf: bool = True  # weigh terms by inverse document frequency
+    skip_recurring: bool = True  # leave paragraphs shared with other articles out of the lead
+
+    def __post_init__(self) -> None:
+        checks = {
+            "num_perm": self.num_perm >= 16,
+            "lsh_threshold": 0 < self.lsh_threshold < 1,
+            "rewrite_threshold": 0 < self.rewrite_threshold <= 1,
+            "rewrite_threshold_unsourced": 0 < self.rewrite_threshold_unsourced <= 1,
+            "duplicate_containment": 0 < self.duplicate_containment <= 1,
+            "window_hours": self.window_hours > 0,
+            "lead_paragraphs": self.lead_paragraphs >= 1,
+            "title_weight": self.title_weight >= 0,
+            "lead_weight": self.lead_weight >= 1,
+            "max_postings": self.max_postings >= 2,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"invalid grouping options: {', '.join(bad)} ({self})")
+
+    def signature_parameters(self) -> dict[str, Any]:
+        """What must match for signatures to be comparable; stored with anything persisted."""
+        return {
+            "num_perm": self.num_perm,
+            "seed": self.seed,
+            "permutation_scheme": SCHEME,
+            "term_hash": HASH_SCHEME,
+            "lsh_threshold": self.lsh_threshold,
+        }
+
+
+@dataclass(frozen=True)
+class Assignment:
+    cluster_id: str
+    relation: str  # original, duplicate or rewrite
+    similarity: float  # to the cluster's earliest version; 1.0 for that version itself
+
+
+@dataclass(frozen=True)
+class _When:
+    """Publication time for ordering and windows: a timestamp, or a day with unknown time."""
+
+    at: datetime | None
+    date_only: bool = False
+
+    @classmethod
+    def parse(cls, value: Any) -> _When:
+        if not isinstance(value, str) or not value.strip():
+            return cls(None)
+        value = value.strip()
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return cls(None)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        date_only = len(value) == 10
+        if date_only:
+            parsed += timedelta(hours=12)  # the middle of the day, +/- 12 h of slack
+        return cls(parsed.astimezone(UTC), date_only)
+
+    def sort_key(self) -> tuple[int, float]:
+        if self.at is None:
+            return (1, 0.0)
+        # a day without a time sorts after the timed versions of that day
+        return (0, self.at.timestamp() + (43_200 if self.date_only else 0))
+
+    def hours_apart(self, other: _When) -> float | None:
+        if self.at is None or other.at is None:
+            return None
+        slack = 12 * (self.date_only + other.date_only)
+        return max(0.0, abs((self.at - other.at).total_seconds()) / 3600 - slack)
+
+
+class _Version:
+    __slots__ = (
+        "cluster",
+        "duplicate_of",
+        "fields",
+        "key",
+        "order",
+        "prints",
+        "source",
+        "terms",
+        "weights",
+        "when",
+        "words",
+    )
+
+    def __init__(self, key: str, order: int, record: Mapping[str, Any]):
+        self.key = key
+        self.order = order
+        self.fields = {k: record.get(k) for k in _SUMMARY_FIELDS}
+        self.when = _When.parse(record.get("published"))
+        self.cluster = ""
+        self.duplicate_of: str | None = None
+        self.prints: dict[int, int] = {}  # paragraph fingerprint -> words
+        self.words = 0
+        self.terms: np.ndarray | None = None  # sorted term hashes of title and lead
+        self.weights: np.ndarray | None = None
+        self.source: Source | None = None
+
+    def sort_key(self) -> tuple[tuple[int, float], int]:
+        return (self.when.sort_key(), self.order)
+
+
+class Grouper:
+    """Incremental grouping: `add` articles, then read `assignments()` and `clusters()`.
+
+    Adding in publication order makes each cluster's founder its earliest version and the
+    result independent of arrival order; `group_batch` does that for a batch.
+    """
+
+    def __init__(self, options: GroupOptions | None = None):
+        self.options = options or GroupOptions()
+        self._lsh = MinHashLSH(threshold=self.options.lsh_threshold, num_perm=self.options.num_perm)
+        self._versions: dict[str, _Version] = {}
+        self._clusters: dict[str, list[str]] = {}  # cluster id -> member keys, founder first
+        self._postings: dict[int, list[str]] = {}  # paragraph fingerprint -> version keys
+        self._boilerplate: set[int] = set()
+        self._df: Counter[int] = Counter()
+        self._corpus_size = 0
+        self._frozen_corpus = False
+        self._permutations = MinHash(
+            num_perm=self.options.num_perm, seed=self.options.seed
+        ).permutations
+
+    def __len__(self) -> int:
+        return len(self._versions)
+
+    # -- adding --------------------------------------------------------------------------------
+
+    def add(self, key: str, record: Mapping[str, Any]) -> str:
+        """Index one article under a unique `key`. The record needs `text` (paragraphs separated
+        by blank lines) and uses `title`, `published`, `language`, `url` and `outlet` when
+        present. Returns the article's cluster id."""
+        if key in self._versions:
+            raise ValueError(f"{key!r} is already indexed")
+        version = _Version(key, len(self._versions), record)
+        paragraphs = [p for p in str(record.get("text") or "").split("\n\n") if p.strip()]
+        prints = [fingerprint(p) for p in paragraphs]
+        for fp in prints:
+            if fp is not None:
+                version.prints[fp[0]] = fp[1]
+        version.words = sum(version.prints.values())
+
+        duplicate_of = self._duplicate_of(version)
+        if duplicate_of is not None:
+            version.duplicate_of = duplicate_of
+            version.cluster = self._versions[duplicate_of].cluster
+        else:
+            lead = [p for p, fp in zip(paragraphs, prints, strict=True) if not self._recurring(fp)]
+            self._describe(version, record, lead[: self.options.lead_paragraphs])
+            signature = self._signature(version)
+            version.cluster = self._best_cluster(version, signature) or self._new_cluster(version)
+            if signature is not None:
+                self._lsh.insert(key, signature)
+            self._count_terms(version)
+        self._versions[key] = version
+        self._clusters.setdefault(version.cluster, []).append(key)
+        self._index_paragraphs(version)
+        return version.cluster
+
+    def _duplicate_of(self, version: _Version) -> str | None:
+        shared: Counter[str] = Counter()
+        for fp, words in version.prints.items():
+            for other in self._postings.get(fp, ()):
+                shared[other] += words
+        best, best_score = None, 0.0
+        for other_key, shared_words in shared.items():
+            other_words = self._versions[other_key].words
+            containment = shared_words / max(min(version.words, other_words), 1)
+            if containment >= self.options.duplicate_containment and containment > best_score:
+                best, best_score = other_key, containment
+        return best
+
+    def _recurring(self, fp: tuple[int, int] | None) -> bool:
+        if fp is None or not self.options.skip_recurring:
+            return False
+        return fp[0] in self._boilerplate or fp[0] in self._postings
+
+    def _describe(self, version: _Version, record: Mapping[str, Any], lead: list[str]) -> None:
+        analyzer = Analyzer(str(record.get("language") or "en"))
+        title = str(record.get("title") or "")
+        version.source = cited_source(title, lead)
+        exclude = version.source.words() if version.source else frozenset()
+        bag: Counter[int] = Counter()
+        for term in analyzer.terms(title, exclude):
+            bag[term_hash(term)] += self.options.title_weight
+        for paragraph in lead:
+            for term in analyzer.terms(paragraph, exclude):
+                bag[term_hash(term)] += self.options.lead_weight
+        terms = np.array(sorted(bag), dtype=np.uint32)
+        version.terms = terms
+        version.weights = np.array([bag[int(t)] for t in terms], dtype=np.float64)
+
+    def _signature(self, version: _Version) -> MinHash | None:
+        if version.terms is None or not len(version.terms):
+            return None
+        signature = MinHash(
+            num_perm=self.options.num_perm,
+            hashfunc=int,  # terms are hashed already (term_hash)
+            permutations=self._permutations,
+            scheme=SCHEME,
+        )
+        signature.update_batch(version.terms.tolist())
+        return signature
+
+    def _best_cluster(self, version: _Version, signature: MinHash | None) -> str | None:
+        if signature is None:
+            return None
+        candidates = {self._versions[k].cluster for k in self._lsh.query(signature)}
+        best, best_score = None, 0.0
+        for cluster_id in sorted(candidates):
+            founder = self._versions[self._clusters[cluster_id][0]]
+            score = self.similarity(version, founder)
+            if score >= self._threshold(version, founder) and score > best_score:
+                best, best_score = founder.cluster, score
+        return best
+
+    def _threshold(self, a: _Version, b: _Version) -> float:
+        if a.source is not None and b.source is not None and a.source.key == b.source.key:
+            return self.options.rewrite_threshold
+        return self.options.rewrite_threshold_unsourced
+
+    def _new_cluster(self, version: _Version) -> str:
+        seed = str(version.fields.get("url") or version.key)
+        cluster_id = "c" + hashlib.blake2b(seed.encode("utf-8"), digest_size=6).hexdigest()
+        while cluster_id in self._clusters:  # the same URL founding twice (two texts)
+            cluster_id = "c" + hashlib.blake2b(cluster_id.encode(), digest_size=6).hexdigest()
+        return cluster_id
+
+    def _count_terms(self, version: _Version) -> None:
+        if not self._frozen_corpus and version.terms is not None:
+            self._df.update(version.terms.tolist())
+            self._corpus_size += 1
+
+    def _index_paragraphs(self, version: _Version) -> None:
+        for fp in version.prints:
+            if fp in self._boilerplate:
+                continue
+            keys = self._postings.setdefault(fp, [])
+            keys.append(version.key)
+            if len(keys) > self.options.max_postings:
+                del self._postings[fp]
+                self._boilerplate.add(fp)
+
+    def set_corpus(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Take document frequencies from `records` (title and lead terms, identical leads
+        counted once) instead of from versions as they are added: a batch is weighed as a whole,
+        and its first versions are compared with the same weights as its last."""
+        df: Counter[int] = Counter()
+        seen: set[bytes] = set()
+        for record in records:
+            probe = _Version("", 0, record)
+            paragraphs = [p for p in str(record.get("text") or "").split("\n\n") if p.strip()]
+            self._describe(probe, record, paragraphs[: self.options.lead_paragraphs])
+            assert probe.terms is not None
+            identity = probe.terms.tobytes()
+            if identity not in seen:  # copies share title and lead
+                seen.add(identity)
+                df.update(probe.terms.tolist())
+        self._df, self._corpus_size, self._frozen_corpus = df, len(seen), True
+
+    # -- similarity ----------------------------------------------------------------------------
+
+    def similarity(self, a: _Version, b: _Version) -> float:
+        """IDF-weighted Jaccard of two versions' title and lead terms; 0 when they name
+        different sources or were published too far apart to be versions of one report."""
+        if a.terms is None or b.terms is None or a.weights is None or b.weights is None:
+            return 0.0
+        if self.options.source_gate and a.source and b.source and a.source.key != b.source.key:
+            return 0.0
+        apart = a.when.hours_apart(b.when)
+        if apart is not None and apart > self.options.window_hours:
+            return 0.0
+        idf_a, idf_b = self._idf(a.terms), self._idf(b.terms)
+        total = float(a.weights @ idf_a + b.weights @ idf_b)
+        _, ia, ib = np.intersect1d(a.terms, b.terms, assume_unique=True, return_indices=True)
+        common = float(np.minimum(a.weights[ia], b.weights[ib]) @ idf_a[ia])
+        union = total - common
+        return common / union if union > 0 else 0.0
+
+    def _idf(self, terms: np.ndarray) -> np.ndarray:
+        if not self.options.idf:
+            return np.ones(len(terms))
+        n = self._corpus_size if self._frozen_corpus else self._corpus_size + 1
+        df = np.fromiter((self._df.get(int(t), 0) for t in terms), np.float64, len(terms))
+        return np.log1p((n - df + 0.5) / (df + 0.5))  # BM25's IDF: never negative
+
+    # -- results -------------------------------------------------------------------------------
+
+    def assignments(self) -> dict[str, Assignment]:
+        out: dict[str, Assignment] = {}
+        for cluster_id, members in self._ordered_clusters():
+            original = members[0]
+            for rank, version in enumerate(members):
+                out[version.key] = self._assignment(cluster_id, version, original, members[:rank])
+        return out
+
+    def _ordered_clusters(self) -> Iterator[tuple[str, list[_Version]]]:
+        for cluster_id, keys in self._clusters.items():
+            yield cluster_id, sorted((self._versions[k] for k in keys), key=_Version.sort_key)
+
+    def _assignment(
+        self, cluster_id: str, version: _Version, original: _Version, earlier: list[_Version]
+    ) -> Assignment:
+        if version is original:
+            return Assignment(cluster_id, ORIGINAL, 1.0)
+        earlier_keys = {m.key for m in earlier}
+        copies_earlier = version.duplicate_of in earlier_keys or any(
+            m.duplicate_of == version.key for m in earlier
+        )
+        if copies_earlier:
+            return Assignment(cluster_id, DUPLICATE, round(self._closeness(version, original), 3))
+        score = self.similarity(self._story(version), self._story(original))
+        return Assignment(cluster_id, REWRITE, round(score, 3))
+
+    def _story(self, version: _Version) -> _Version:
+        """The version whose title-and-lead terms stand for `version` (a copy has none)."""
+        while version.duplicate_of is not None:
+            version = self._versions[version.duplicate_of]
+        return version
+
+    def _closeness(self, a: _Version, b: _Version) -> float:
+        """Paragraph containment when the texts share paragraphs, else text similarity."""
+        shared = sum(words for fp, words in a.prints.items() if fp in b.prints)
+        if shared:
+            return min(1.0, shared / max(min(a.words, b.words), 1))
+        return self.similarity(self._story(a), self._story(b))
+
+    def clusters(self) -> list[dict[str, Any]]:
+        """One summary per cluster: members by publication time, cited source, times, lags."""
+        assignments = self.assignments()
+        summaries = [
+            _summary(cluster_id, members, assignments)
+            for cluster_id, members in self._ordered_clusters()
+        ]
+        summaries.sort(
+            key=lambda s: (s["first_published"] is None, s["first_published"] or "", s["id"])
+        )
+        return summaries
+
+
+def _summary(
+    cluster_id: str, members: list[_Version], assignments: dict[str, Assignment]
+) -> dict[str, Any]:
+    original = members[0]
+    sources = Counter(m.source.name for m in members if m.source is not None)
+    timed = [m for m in members if m.when.at is not None]
+    lags: dict[str, dict[str, Any]] = {}
+    for m in timed:
+        outlet = str(m.fields.get("outlet") or "unknown")
+        if outlet not in lags:
+            lags[outlet] = {
+                "outlet": outlet,
+                "first_published": m.fields.get("published"),
+                **_lag(original.when, m.when),
+            }
+    return {
+        "id": cluster_id,
+        "original": _member(original, assignments),
+        "cited_source": sources.most_common(1)[0][0] if sources else None,
+        "size": len(members),
+        "outlets": sorted({str(m.fields.get("outlet") or "unknown") for m in members}),
+        "first_published": original.fields.get("published") if original.when.at else None,
+        "last_published": timed[-1].fields.get("published") if timed else None,
+        "members": [_member(m, assignments) for m in members],
+        "outlet_lags": list(lags.values()),
+    }
+
+
+def _member(version: _Version, assignments: dict[str, Assignment]) -> dict[str, Any]:
+    assignment = assignments[version.key]
+    return {
+        **{k: version.fields.get(k) for k in ("outlet", "url", "title", "published")},
+        "relation": assignment.relation,
+        "score": assignment.similarity,
+    }
+
+
+def _lag(first: _When, when: _When) -> dict[str, Any]:
+    """Lag behind the cluster's first version: in seconds when both times are known, in whole
+    days when one of them is only a date."""
+    if first.at is None or when.at is None:
+        return {"lag_seconds": None, "lag_days": None}
+    if first.date_only or when.date_only:
+        days = (when.at.date() - first.at.date()).days
+        return {"lag_seconds": None, "lag_days": max(days, 0)}
+    seconds = max(int((when.at - first.at).total_seconds()), 0)
+    return {"lag_seconds": seconds, "lag_days": seconds // 86_400}
+
+
+def group_batch(
+    records: Iterable[tuple[str, Mapping[str, Any]]], options: GroupOptions | None = None
+) -> Grouper:
+    """Group (key, record) pairs oldest first, with document frequencies from the whole batch,
+    so the result does not depend on the order of the input."""
+    items = sorted(records, key=lambda kr: (_When.parse(kr[1].get("published")).sort_key(), kr[0]))
+    grouper = Grouper(options)
+    grouper.set_corpus(record for _, record in items)
+    for key, record in items:
+        grouper.add(key, record)
+    return grouper

@@ -1,0 +1,157 @@
+"""Text features for grouping: words, content terms, paragraph fingerprints.
+
+Content terms are lowercased words with stopwords removed (jusText's stoplists, which trafilatura
+already installs, for 100 languages) and stemmed (Snowball), with numbers normalised so that
+"1,000", "1000" and "a thousand" are one term. Paragraph fingerprints identify verbatim
+paragraphs whatever the whitespace, case or punctuation around them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+import justext
+import snowballstemmer
+
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|\d+(?:[.,]\d+)*")
+_THOUSANDS = re.compile(r"(?<=\d)[,\u202f\u00a0 ](?=\d{3}\b)")
+_NUMBER_WORDS = re.compile(r"\b(?:a|one) thousand\b")
+
+# ISO 639-1 -> (jusText stoplist, Snowball stemmer); other languages get neither.
+_LANGUAGES = {
+    "en": ("English", "english"),
+    "uk": ("Ukrainian", None),
+    "ru": ("Russian", "russian"),
+    "de": ("German", "german"),
+    "fr": ("French", "french"),
+    "es": ("Spanish", "spanish"),
+    "it": ("Italian", "italian"),
+    "pt": ("Portuguese", "portuguese"),
+    "nl": ("Dutch", "dutch"),
+    "pl": ("Polish", "polish"),
+    "cs": ("Czech", "czech"),
+    "ro": ("Romanian", "romanian"),
+    "sv": ("Swedish", "swedish"),
+    "da": ("Danish", "danish"),
+    "fi": ("Finnish", "finnish"),
+    "hu": ("Hungarian", "hungarian"),
+    "tr": ("Turkish", "turkish"),
+}
+
+
+# Words of attribution and time that every news lead has ("..., X reported on Tuesday, citing
+# sources"); the cited source itself is compared separately. Matched before stemming.
+_ATTRIBUTION = {
+    "en": frozenset(
+        [
+            "report",
+            "reports",
+            "reported",
+            "reporting",
+            "cite",
+            "cites",
+            "cited",
+            "citing",
+            "according",
+            "told",
+            "tells",
+            "say",
+            "says",
+            "said",
+            "source",
+            "sources",
+            "familiar",
+            "statement",
+            "statements",
+            "announced",
+            "announce",
+            "confirmed",
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+            "sunday",
+            "today",
+            "yesterday",
+        ]
+    ),
+}
+
+
+def words(text: str) -> list[str]:
+    """Lowercased word and number tokens; '12,000' -> '12000', 'a thousand' -> '1000'."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _NUMBER_WORDS.sub("1000", _THOUSANDS.sub("", text))
+    return [w.replace("’", "'") for w in _WORD.findall(text)]
+
+
+@dataclass(frozen=True)
+class Analyzer:
+    """Content terms for one language."""
+
+    language: str = "en"
+
+    def terms(self, text: str, exclude: frozenset[str] = frozenset()) -> list[str]:
+        """Stemmed content terms; words in `exclude` (lowercased) are left out too."""
+        stop, stem = _language_tools(self.language)
+        attribution = _ATTRIBUTION.get(self.language, frozenset())
+        out = []
+        for word in words(text):
+            if word in stop or word in attribution or word in exclude:
+                continue
+            if len(word) < 2 and not word.isdigit():
+                continue
+            out.append(word if word[0].isdigit() else stem(word))
+        return out
+
+
+@lru_cache(maxsize=32)
+def _language_tools(language: str) -> tuple[frozenset[str], _Stem]:
+    stoplist, algorithm = _LANGUAGES.get(language, (None, None))
+    stop = (
+        frozenset(w.casefold() for w in justext.get_stoplist(stoplist)) if stoplist else frozenset()
+    )
+    return stop, _Stem(algorithm)
+
+
+class _Stem:
+    """A Snowball stemmer with a cache: news text repeats its words."""
+
+    def __init__(self, algorithm: str | None):
+        self._stemmer = snowballstemmer.stemmer(algorithm) if algorithm else None
+        self._cache: dict[str, str] = {}
+
+    def __call__(self, word: str) -> str:
+        if self._stemmer is None:
+            return word
+        stemmed = self._cache.get(word)
+        if stemmed is None:
+            if len(self._cache) > 200_000:
+                self._cache.clear()
+            stemmed = self._cache[word] = self._stemmer.stemWord(word)
+        return stemmed
+
+
+def fingerprint(paragraph: str) -> tuple[int, int] | None:
+    """(64-bit fingerprint, word count) of a paragraph, or None when it is too short to identify
+    anything (a subheading of three words recurs by chance)."""
+    tokens = words(paragraph.lstrip("-•* "))
+    if len(tokens) < 6:
+        return None
+    digest = hashlib.blake2b(" ".join(tokens).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big"), len(tokens)
+
+
+def term_hash(term: str) -> int:
+    """Stable 32-bit hash of a term for MinHash (persisted with the index: see `HASH_SCHEME`)."""
+    return zlib.crc32(term.encode("utf-8"))
+
+
+HASH_SCHEME = "crc32(utf-8 term)"
