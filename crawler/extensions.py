@@ -48,7 +48,13 @@ def format_summary(stats: dict[str, Any], title: str) -> str:
     rows = [
         ("pages fetched", stats.get("downloader/response_count", 0)),
         ("listing pages read", stats.get("news/pages/listing", 0)),
-        ("articles exported", stats.get("item_scraped_count", 0)),
+        (
+            "articles exported",
+            stats.get("news/grouping/articles", stats.get("item_scraped_count", 0)),
+        ),
+        ("syndication clusters", stats.get("news/grouping/clusters", 0)),
+        ("  rewrites", stats.get("news/grouping/rewrites", 0)),
+        ("  duplicates", stats.get("news/grouping/duplicates", 0)),
         ("pages skipped", sum(reasons.values())),
     ]
     rows += [(f"  {reason}", count) for reason, count in reasons.items()]
@@ -81,9 +87,11 @@ class RunSummary:
         if self._title is None or self.crawler.stats is None:
             return
         stats = self.crawler.stats.get_stats()
-        feeds = ", ".join(self.crawler.settings.getdict("FEEDS")) or "none"
+        settings = self.crawler.settings
+        output = [f"{settings['NEWS_OUTPUT_DIR']}/{{articles,clusters}}.jsonl"]
+        output += list(settings.getdict("FEEDS"))
         out = self.out or sys.stderr
-        print(f"\n{format_summary(stats, self._title)}\n  feed: {feeds}\n", file=out)
+        print(f"\n{format_summary(stats, self._title)}\n  output: {', '.join(output)}\n", file=out)
         stats_file = self.crawler.settings.get("NEWS_STATS_FILE")
         if stats_file:
             path = Path(stats_file)

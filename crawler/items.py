@@ -23,7 +23,11 @@ class Page:
 
 @dataclass
 class Article:
-    """One article as it appears in `out/articles.jsonl` (schema: crawler/schemas/)."""
+    """One article as it appears in `out/articles.jsonl` (schema: crawler/schemas/).
+
+    The grouping fields are filled when the crawl ends (pipelines.grouping); an article streamed
+    earlier with -o/-O has them null.
+    """
 
     url: str
     outlet: str | None
@@ -35,6 +39,9 @@ class Article:
     word_count: int
     content_hash: str
     fetched_at: str
+    cluster_id: str | None = None
+    relation: str | None = None  # original, duplicate or rewrite
+    similarity: float | None = None  # to the cluster's earliest article
 
 
 ARTICLE_FIELDS = tuple(Article.__dataclass_fields__)

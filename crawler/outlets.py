@@ -151,7 +151,8 @@ OUTLETS: tuple[Outlet, ...] = (
         feeds=("https://newsukraine.rbc.ua/static/rss/newsukraine.rbc.ua.en.rss.xml",),
         listings=("https://newsukraine.rbc.ua/news",),
         article_patterns=(
-            r"^https://newsukraine\.rbc\.ua/(?:news|analytics|articles)/[a-z0-9-]+-\d{9,}\.html$",
+            r"^https://newsukraine\.rbc\.ua/(?:amp/)?(?:news|analytics|articles)/[a-z0-9-]+-\d{9,}"
+            r"\.html$",
         ),
         pagination_patterns=(r"^https://newsukraine\.rbc\.ua/news/page-\d+$",),
     ),

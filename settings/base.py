@@ -17,7 +17,7 @@ COMMANDS_MODULE = "crawler.commands"
 # On: http(s) responses come from the saved pages listed in the manifest (crawler.offline).
 NEWS_OFFLINE = True
 NEWS_FIXTURES_MANIFEST = str(PROJECT_ROOT / "fixtures" / "manifest.json")
-ADDONS = {"crawler.offline.OfflineAddon": 0, "crawler.addons.DefaultFeedAddon": 10}
+ADDONS = {"crawler.offline.OfflineAddon": 0}
 
 # --- identity and politeness (profiles tighten these for live crawls) -------------------------
 NEWS_CONTACT_URL = "https://example.org/syndication-crawler"  # set to a page that says who you are
@@ -40,6 +40,7 @@ DOWNLOADER_MIDDLEWARES = {
 }
 ITEM_PIPELINES = {
     "pipelines.extraction.ExtractionPipeline": 100,
+    "pipelines.grouping.GroupingPipeline": 500,
 }
 EXTENSIONS = {
     "crawler.extensions.RunSummary": 500,
@@ -56,7 +57,17 @@ NEWS_EXTRACT_WORKERS = 2
 NEWS_SUMMARY_ENABLED = True
 NEWS_STATS_FILE = None  # e.g. out/stats.json: the run's stats as JSON
 
+# --- grouping (docs/grouping.md) ----------------------------------------------------------------
+NEWS_GROUP_NUM_PERM = 128  # MinHash permutations; stored in out/grouping.json with the seed
+NEWS_GROUP_SEED = 1
+NEWS_GROUP_LSH_THRESHOLD = 0.12  # candidate retrieval: 64 bands of 2 rows
+NEWS_GROUP_REWRITE_THRESHOLD = 0.06  # similarity to join a cluster, versions citing one source
+NEWS_GROUP_REWRITE_THRESHOLD_UNSOURCED = 0.18  # ... and versions that share no cited source
+NEWS_GROUP_DUPLICATE_CONTAINMENT = 0.8  # share of the shorter text in verbatim paragraphs
+NEWS_GROUP_WINDOW_HOURS = 72.0  # rewrites are published within this time of each other
+
 # --- output ------------------------------------------------------------------------------------
-# The feed, replaced on every run; used when the command line names no feed (-o/-O).
-NEWS_FEED = "out/articles.jsonl"
+# The snapshot (articles.jsonl, clusters.jsonl, grouping.json), replaced atomically at the end of
+# every run. -o/-O additionally stream articles as they are extracted (grouping fields null).
+NEWS_OUTPUT_DIR = "out"
 FEED_EXPORT_ENCODING = "utf-8"

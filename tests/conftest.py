@@ -55,6 +55,7 @@ def run_scrapy(
 @dataclass
 class CrawlResult:
     articles: list[dict[str, Any]]
+    clusters: list[dict[str, Any]]
     stats: dict[str, Any]
     log: str
     returncode: int
@@ -62,20 +63,36 @@ class CrawlResult:
     def by_url(self) -> dict[str, dict[str, Any]]:
         return {a["url"]: a for a in self.articles}
 
+    def cluster_of(self, url: str) -> dict[str, Any]:
+        cluster_id = self.by_url()[url]["cluster_id"]
+        return next(c for c in self.clusters if c["id"] == cluster_id)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
 
 def crawl(
     spider: str, out_dir: Path, *settings: str, env: dict[str, str] | None = None
 ) -> CrawlResult:
-    feed, stats = out_dir / "articles.jsonl", out_dir / "stats.json"
+    """A real `scrapy crawl` in a subprocess, its snapshot written under `out_dir`."""
+    stats = out_dir / "stats.json"
     options = [x for setting in settings for x in ("-s", setting)]
     proc = run_scrapy(
-        "crawl", spider, "-O", str(feed), "-s", f"NEWS_STATS_FILE={stats}", *options, env=env
-    )
-    articles = (
-        [json.loads(line) for line in feed.read_text("utf-8").splitlines()] if feed.exists() else []
+        "crawl",
+        spider,
+        "-s",
+        f"NEWS_OUTPUT_DIR={out_dir}",
+        "-s",
+        f"NEWS_STATS_FILE={stats}",
+        *options,
+        env=env,
     )
     return CrawlResult(
-        articles=articles,
+        articles=read_jsonl(out_dir / "articles.jsonl"),
+        clusters=read_jsonl(out_dir / "clusters.jsonl"),
         stats=json.loads(stats.read_text("utf-8")) if stats.exists() else {},
         log=proc.stderr,
         returncode=proc.returncode,

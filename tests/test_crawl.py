@@ -9,16 +9,29 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.conftest import ROOT, CrawlResult, run_scrapy
+from tests.conftest import ROOT, CrawlResult, read_jsonl, run_scrapy
 from tests.seeds import CHROME, SEEDS
 
 SCHEMA = json.loads((ROOT / "crawler" / "schemas" / "article.schema.json").read_text("utf-8"))
+CLUSTER_SCHEMA = json.loads(
+    (ROOT / "crawler" / "schemas" / "cluster.schema.json").read_text("utf-8")
+)
 
 
-def test_exactly_one_article_per_seed(offline_crawl: CrawlResult) -> None:
-    articles = offline_crawl.by_url()
-    assert len(offline_crawl.articles) == len(SEEDS) == 5
-    assert set(articles) == {s["url"] for s in SEEDS.values()}
+COPY_001 = (
+    "https://news-aggregator.example/2024/10/24/north-korean-troops-dispatch-was-secret-clause-"
+    "of-moscow-pyongyang-pact-wsj-reports/"
+)
+CUT_003 = (
+    "https://news-aggregator.example/2024/11/02/russia-deploys-over-7000-north-korean-troops-"
+    "to-border-with-ukraine/"
+)
+
+
+def test_one_article_per_seed_plus_the_syndicated_copies(offline_crawl: CrawlResult) -> None:
+    urls = [a["url"] for a in offline_crawl.articles]
+    assert len(urls) == len(set(urls)) == len(SEEDS) + 2
+    assert set(urls) == {s["url"] for s in SEEDS.values()} | {COPY_001, CUT_003}
     assert len({a["outlet"] for a in offline_crawl.articles}) == 4
 
 
@@ -36,10 +49,46 @@ def test_each_article_has_its_title_date_outlet_and_no_chrome(
     assert [c for c in CHROME if c in article["text"]] == []
 
 
-def test_feed_lines_validate_against_the_schema(offline_crawl: CrawlResult) -> None:
-    validator = jsonschema.Draft202012Validator(SCHEMA)
+def test_feed_lines_validate_against_the_schemas(offline_crawl: CrawlResult) -> None:
+    articles = jsonschema.Draft202012Validator(SCHEMA)
+    clusters = jsonschema.Draft202012Validator(CLUSTER_SCHEMA)
     for article in offline_crawl.articles:
-        assert list(validator.iter_errors(article)) == []
+        assert list(articles.iter_errors(article)) == []
+        assert article["cluster_id"] and article["relation"]
+    for cluster in offline_crawl.clusters:
+        assert list(clusters.iter_errors(cluster)) == []
+
+
+def test_the_three_wsj_versions_form_one_cluster_citing_the_wsj(offline_crawl: CrawlResult) -> None:
+    wsj = offline_crawl.cluster_of(SEEDS["000"]["url"])
+    members = {m["url"]: m for m in wsj["members"]}
+    assert set(members) == {SEEDS[s]["url"] for s in ("000", "001", "002")} | {COPY_001}
+    assert wsj["cited_source"] == "The Wall Street Journal"
+    # the Kyiv Independent's version is the earliest (13:05 UTC); the others re-report it
+    assert wsj["original"]["url"] == SEEDS["001"]["url"]
+    assert members[SEEDS["000"]["url"]]["relation"] == "rewrite"
+    assert members[SEEDS["002"]["url"]]["relation"] == "rewrite"
+    assert members[COPY_001]["relation"] == "duplicate"
+    lags = {lag["outlet"]: lag for lag in wsj["outlet_lags"]}
+    assert lags["espreso_global"]["lag_seconds"] == 6240  # 17:49 +03:00 vs 13:05 UTC
+    assert lags["rbc_ukraine"] == {**lags["rbc_ukraine"], "lag_seconds": None, "lag_days": 0}
+
+
+def test_other_stories_stay_apart_and_copies_join_their_source(offline_crawl: CrawlResult) -> None:
+    wsj = offline_crawl.by_url()[SEEDS["000"]["url"]]["cluster_id"]
+    seed_003 = offline_crawl.cluster_of(SEEDS["003"]["url"])
+    seed_004 = offline_crawl.cluster_of(SEEDS["004"]["url"])
+    assert len({wsj, seed_003["id"], seed_004["id"]}) == 3
+    assert {m["url"] for m in seed_003["members"]} == {SEEDS["003"]["url"], CUT_003}
+    assert [m["url"] for m in seed_004["members"]] == [SEEDS["004"]["url"]]
+    assert offline_crawl.by_url()[CUT_003]["relation"] == "duplicate"
+    assert len(offline_crawl.clusters) == 3
+
+
+def test_amp_and_tracking_variants_resolve_to_their_article(offline_crawl: CrawlResult) -> None:
+    assert offline_crawl.stats["news/grouping/same_url"] == 1  # the AMP page of seed 002
+    assert "was extracted twice (an AMP or tracking variant)" in offline_crawl.log
+    assert not any("/amp/" in a["url"] or "utm_" in a["url"] for a in offline_crawl.articles)
 
 
 def test_schema_rejects_what_the_feed_must_not_contain() -> None:
@@ -47,6 +96,7 @@ def test_schema_rejects_what_the_feed_must_not_contain() -> None:
     good = json.loads((ROOT / "tests" / "expected" / "001.json").read_text("utf-8"))
     good["text"] = "\n\n".join(good.pop("paragraphs"))
     good["fetched_at"] = "2026-01-01T00:00:00+00:00"
+    good.update(cluster_id="c0123456789ab", relation="rewrite", similarity=0.2)
     assert validator.is_valid(good)
     for field, value in [
         ("published", "23 October 2024"),
@@ -54,6 +104,8 @@ def test_schema_rejects_what_the_feed_must_not_contain() -> None:
         ("authors", "Kateryna Denisova"),
         ("content_hash", "abc"),
         ("html", "<p>x</p>"),
+        ("relation", "copy"),
+        ("similarity", 1.5),
     ]:
         assert not validator.is_valid({**good, field: value}), field
 
@@ -114,25 +166,30 @@ def test_undeclared_windows_1251_page_is_decoded(offline_crawl: CrawlResult) -> 
 
 def test_run_ends_with_a_readable_summary(offline_crawl: CrawlResult) -> None:
     summary = offline_crawl.log[offline_crawl.log.rindex("Run summary") :]
-    assert re.search(r"articles exported\s+5\b", summary)
+    assert re.search(r"articles exported\s+7\b", summary)
+    assert re.search(r"syndication clusters\s+3\b", summary)
     assert re.search(r"pages fetched\s+\d+", summary)
     assert re.search(r"not saved \(offline\)\s+\d+", summary)
     assert re.search(r"time taken\s+[\d.]+ s", summary)
 
 
-def test_the_default_feed_is_the_one_the_readme_names() -> None:
+def test_the_snapshot_is_where_the_readme_says() -> None:
     from scrapy.utils.project import get_project_settings
 
     readme = (ROOT / "README.md").read_text("utf-8")
-    assert get_project_settings()["NEWS_FEED"] == "out/articles.jsonl"
-    assert "out/articles.jsonl" in readme and "make run" in readme and "make test" in readme
+    assert get_project_settings()["NEWS_OUTPUT_DIR"] == "out"
+    for name in ("out/articles.jsonl", "out/clusters.jsonl", "make run", "make test"):
+        assert name in readme
 
 
-def test_a_crawl_told_to_write_elsewhere_leaves_the_default_feed_alone(tmp_path: Path) -> None:
-    feed = tmp_path / "articles.jsonl"
+def test_o_streams_articles_as_extracted_beside_the_snapshot(tmp_path: Path) -> None:
+    stream = tmp_path / "stream.jsonl"
     proc = run_scrapy(
-        "crawl", "rbc_ukraine", "-O", str(feed), "-s", f"NEWS_FEED={tmp_path}/d.jsonl"
+        "crawl", "rbc_ukraine", "-O", str(stream), "-s", f"NEWS_OUTPUT_DIR={tmp_path}/snapshot"
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert len(feed.read_text("utf-8").splitlines()) == 1
-    assert not (tmp_path / "d.jsonl").exists()
+    streamed = [json.loads(line) for line in stream.read_text("utf-8").splitlines()]
+    snapshot = read_jsonl(tmp_path / "snapshot" / "articles.jsonl")
+    assert {a["url"] for a in streamed} == {a["url"] for a in snapshot}
+    assert all(a["cluster_id"] is None for a in streamed)  # grouping happens at the end
+    assert all(a["cluster_id"] for a in snapshot)
