@@ -1,9 +1,10 @@
-"""Writing the feed snapshot: `articles.jsonl`, `clusters.jsonl` and `grouping.json`.
+"""Writing output files whole or not at all, and the crawl's snapshot.
 
-Each file is written to a temporary file in the same folder and moved over the old one, so a
-reader never sees a half-written file, and a crash leaves the previous snapshot in place.
-(Scrapy's FEEDS write items as they come; the grouping fields of an article are only known when
-the whole run has been grouped, so the snapshot is written here instead.)
+`atomic_writer` writes to a temporary file in the target's folder and moves it over the target
+when complete, so a reader never sees a half-written file, a crash leaves the previous file in
+place, and a command may overwrite its own input. `SnapshotWriter` writes the crawl's
+`articles.jsonl`, `clusters.jsonl` and `grouping.json` that way. (Scrapy's FEEDS write items as
+they come; an article's grouping fields are only known when the whole run has been grouped.)
 """
 
 from __future__ import annotations
@@ -11,9 +12,32 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+
+@contextmanager
+def atomic_writer(path: str | Path) -> Iterator[IO[str]]:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> Path:
+    with atomic_writer(path) as f:
+        f.writelines(json.dumps(dict(row), ensure_ascii=False) + "\n" for row in rows)
+    return Path(path)
 
 
 class SnapshotWriter:
@@ -25,30 +49,12 @@ class SnapshotWriter:
         articles: Iterable[Mapping[str, Any]],
         clusters: Iterable[Mapping[str, Any]],
         about: Mapping[str, Any],
-    ) -> dict[str, Path]:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        paths = {
-            "articles": self._write_lines("articles.jsonl", articles),
-            "clusters": self._write_lines("clusters.jsonl", clusters),
-            "about": self._write_text("grouping.json", json.dumps(about, indent=2) + "\n"),
-        }
-        return paths
-
-    def _write_lines(self, name: str, rows: Iterable[Mapping[str, Any]]) -> Path:
-        return self._write_text(
-            name, "".join(json.dumps(dict(row), ensure_ascii=False) + "\n" for row in rows)
-        )
-
-    def _write_text(self, name: str, text: str) -> Path:
-        target = self.out_dir / name
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=self.out_dir)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            Path(tmp).replace(target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
+    ) -> list[Path]:
+        about_path = self.out_dir / "grouping.json"
+        with atomic_writer(about_path) as f:
+            f.write(json.dumps(about, indent=2) + "\n")
+        return [
+            write_jsonl(self.out_dir / "articles.jsonl", articles),
+            write_jsonl(self.out_dir / "clusters.jsonl", clusters),
+            about_path,
+        ]

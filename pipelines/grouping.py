@@ -49,7 +49,9 @@ class GroupingPipeline:
     def from_crawler(cls, crawler: Crawler) -> GroupingPipeline:
         assert crawler.stats is not None
         settings = crawler.settings
-        return cls(crawler.stats, group_options_from_settings(settings), settings["NEWS_OUTPUT_DIR"])
+        return cls(
+            crawler.stats, group_options_from_settings(settings), settings["NEWS_OUTPUT_DIR"]
+        )
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Article):
@@ -88,6 +90,10 @@ class GroupingPipeline:
         self.stats.set_value("news/grouping/seconds", round(seconds, 4))
         logger.info(
             "Grouped %(n)d articles into %(c)d clusters in %(s).3f s; wrote %(paths)s",
-            {"n": len(ordered), "c": len(clusters), "s": seconds,
-             "paths": ", ".join(str(p) for p in paths.values())},
+            {
+                "n": len(ordered),
+                "c": len(clusters),
+                "s": seconds,
+                "paths": ", ".join(str(p) for p in paths),
+            },
         )

@@ -103,14 +103,15 @@ class Assignment:
 
 
 @dataclass(frozen=True)
-class _When:
-    """Publication time for ordering and windows: a timestamp, or a day with unknown time."""
+class PublishedAt:
+    """A publication time for ordering and time windows: a timestamp, or a day whose time is
+    unknown (ISO 8601 date), or nothing."""
 
     at: datetime | None
     date_only: bool = False
 
     @classmethod
-    def parse(cls, value: Any) -> _When:
+    def parse(cls, value: Any) -> PublishedAt:
         if not isinstance(value, str) or not value.strip():
             return cls(None)
         value = value.strip()
@@ -131,7 +132,7 @@ class _When:
         # a day without a time sorts after the timed versions of that day
         return (0, self.at.timestamp() + (43_200 if self.date_only else 0))
 
-    def hours_apart(self, other: _When) -> float | None:
+    def hours_apart(self, other: PublishedAt) -> float | None:
         if self.at is None or other.at is None:
             return None
         slack = 12 * (self.date_only + other.date_only)
@@ -157,7 +158,7 @@ class _Version:
         self.key = key
         self.order = order
         self.fields = {k: record.get(k) for k in _SUMMARY_FIELDS}
-        self.when = _When.parse(record.get("published"))
+        self.when = PublishedAt.parse(record.get("published"))
         self.cluster = ""
         self.duplicate_of: str | None = None
         self.prints: dict[int, int] = {}  # paragraph fingerprint -> words
@@ -445,7 +446,7 @@ def _member(version: _Version, assignments: dict[str, Assignment]) -> dict[str, 
     }
 
 
-def _lag(first: _When, when: _When) -> dict[str, Any]:
+def _lag(first: PublishedAt, when: PublishedAt) -> dict[str, Any]:
     """Lag behind the cluster's first version: in seconds when both times are known, in whole
     days when one of them is only a date."""
     if first.at is None or when.at is None:
@@ -462,7 +463,9 @@ def group_batch(
 ) -> Grouper:
     """Group (key, record) pairs oldest first, with document frequencies from the whole batch,
     so the result does not depend on the order of the input."""
-    items = sorted(records, key=lambda kr: (_When.parse(kr[1].get("published")).sort_key(), kr[0]))
+    items = sorted(
+        records, key=lambda kr: (PublishedAt.parse(kr[1].get("published")).sort_key(), kr[0])
+    )
     grouper = Grouper(options)
     grouper.set_corpus(record for _, record in items)
     for key, record in items:

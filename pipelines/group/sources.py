@@ -64,7 +64,7 @@ _CANONICAL = {alias: name for alias, name in _ALIASES}
 _WORD = r"[A-Z](?:[\w&'-]|\.(?=\w))*"  # "Reuters", "U.S", not "Authority." ending a sentence
 _NAME = rf"((?:the\s+)?{_WORD}(?:\s+(?:of\s+|for\s+|and\s+)?{_WORD}){{0,5}})"
 _ATTRIBUTION = [
-    re.compile(rf"\b(?:according to|citing|cited by|reported by|told)\s+{_NAME}"),
+    re.compile(rf"\b(?i:according to|citing|cited by|reported by|told)\s+{_NAME}"),
     re.compile(rf"{_NAME}\s+(?:reported|reports|informs|wrote|writes|revealed)\b"),
     re.compile(rf"{_NAME}\s+(?:said|says|announced|confirmed|stated)\b"),
 ]
