@@ -30,7 +30,8 @@ def group_options_from_settings(settings: BaseSettings) -> GroupOptions:
     return GroupOptions(
         num_perm=settings.getint("NEWS_GROUP_NUM_PERM"),
         seed=settings.getint("NEWS_GROUP_SEED"),
-        lsh_threshold=settings.getfloat("NEWS_GROUP_LSH_THRESHOLD"),
+        lsh_bands=settings.getint("NEWS_GROUP_LSH_BANDS"),
+        lsh_rows=settings.getint("NEWS_GROUP_LSH_ROWS"),
         rewrite_threshold=settings.getfloat("NEWS_GROUP_REWRITE_THRESHOLD"),
         rewrite_threshold_unsourced=settings.getfloat("NEWS_GROUP_REWRITE_THRESHOLD_UNSOURCED"),
         duplicate_containment=settings.getfloat("NEWS_GROUP_DUPLICATE_CONTAINMENT"),

@@ -60,7 +60,8 @@ NEWS_STATS_FILE = None  # e.g. out/stats.json: the run's stats as JSON
 # --- grouping (docs/grouping.md) ----------------------------------------------------------------
 NEWS_GROUP_NUM_PERM = 128  # MinHash permutations; stored in out/grouping.json with the seed
 NEWS_GROUP_SEED = 1
-NEWS_GROUP_LSH_THRESHOLD = 0.12  # candidate retrieval: 64 bands of 2 rows
+NEWS_GROUP_LSH_BANDS = 64  # candidates: MinHashLSH with 64 bands of 2 rows (p = 0.93 at J = 0.2)
+NEWS_GROUP_LSH_ROWS = 2
 NEWS_GROUP_REWRITE_THRESHOLD = 0.06  # similarity to join a cluster, versions citing one source
 NEWS_GROUP_REWRITE_THRESHOLD_UNSOURCED = 0.18  # ... and versions that share no cited source
 NEWS_GROUP_DUPLICATE_CONTAINMENT = 0.8  # share of the shorter text in verbatim paragraphs

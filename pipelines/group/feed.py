@@ -55,7 +55,7 @@ class FeedGrouping:
         grouper = Grouper(self.options)
         usable: list[tuple[tuple[int, float], int, int]] = []  # (time, line number, offset)
 
-        def scan() -> Iterator[dict[str, Any]]:
+        def scan() -> Iterator[tuple[str, dict[str, Any]]]:
             with self._bar(size, "checking", show) as bar, source.open("rb") as f:
                 for number, offset, raw in _lines(f, bar):
                     counts.lines += 1
@@ -64,7 +64,7 @@ class FeedGrouping:
                         usable.append(
                             (PublishedAt.parse(record.get("published")).sort_key(), number, offset)
                         )
-                        yield record
+                        yield str(number), record
 
         grouper.set_corpus(scan())
         usable.sort()

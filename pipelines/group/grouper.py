@@ -28,17 +28,18 @@ Clusters are reported with their earliest version as `original`.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 from pipelines.group.sources import Source, cited_source
-from pipelines.group.text import HASH_SCHEME, Analyzer, fingerprint, term_hash
+from pipelines.group.text import HASH_SCHEME, Analyzer, fingerprint
 
 ORIGINAL, DUPLICATE, REWRITE = "original", "duplicate", "rewrite"
 SCHEME = "affine32"  # datasketch's permutation scheme; 2.0 changed the default, so it is explicit
@@ -51,7 +52,13 @@ class GroupOptions:
 
     num_perm: int = 128
     seed: int = 1
-    lsh_threshold: float = 0.12  # datasketch picks 64 bands of 2 rows for 128 permutations
+    # Candidates: MinHash over the IDF-weighted terms (a term repeated once per `weight_unit` of
+    # weight x IDF), so its Jaccard estimates the weighted similarity, and MinHashLSH with
+    # `lsh_bands` bands of `lsh_rows` rows: a pair is a candidate with probability
+    # 1 - (1 - J^rows)^bands -- 0.47 at J = 0.1, 0.77 at 0.15, 0.93 at 0.2, 0.02 at 0.02.
+    lsh_bands: int = 64
+    lsh_rows: int = 2
+    weight_unit: float = 3.0
     # IDF-weighted similarity to a cluster's founding version needed to join it as a rewrite:
     # when both versions name the same original source, and when they do not.
     rewrite_threshold: float = 0.06
@@ -62,6 +69,9 @@ class GroupOptions:
     title_weight: int = 3
     lead_weight: int = 2
     max_postings: int = 50  # a paragraph in more articles than this is boilerplate
+    # Versions citing the same source are candidates whatever their MinHash says (their
+    # similarity can be too low for LSH to find reliably): the most recent this many per source.
+    source_candidates: int = 32
     # Levers, on by default; eval/evaluate.py switches them off one at a time.
     source_gate: bool = True  # versions naming different sources are not rewrites
     idf: bool = True  # weigh terms by inverse document frequency
@@ -70,7 +80,9 @@ class GroupOptions:
     def __post_init__(self) -> None:
         checks = {
             "num_perm": self.num_perm >= 16,
-            "lsh_threshold": 0 < self.lsh_threshold < 1,
+            "lsh_bands": self.lsh_bands >= 1 and self.lsh_bands * self.lsh_rows <= self.num_perm,
+            "lsh_rows": self.lsh_rows >= 1,
+            "weight_unit": self.weight_unit > 0,
             "rewrite_threshold": 0 < self.rewrite_threshold <= 1,
             "rewrite_threshold_unsourced": 0 < self.rewrite_threshold_unsourced <= 1,
             "duplicate_containment": 0 < self.duplicate_containment <= 1,
@@ -79,6 +91,7 @@ class GroupOptions:
             "title_weight": self.title_weight >= 0,
             "lead_weight": self.lead_weight >= 1,
             "max_postings": self.max_postings >= 2,
+            "source_candidates": self.source_candidates >= 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -91,7 +104,9 @@ class GroupOptions:
             "seed": self.seed,
             "permutation_scheme": SCHEME,
             "term_hash": HASH_SCHEME,
-            "lsh_threshold": self.lsh_threshold,
+            "lsh_bands": self.lsh_bands,
+            "lsh_rows": self.lsh_rows,
+            "weight_unit": self.weight_unit,
         }
 
 
@@ -139,6 +154,14 @@ class PublishedAt:
         return max(0.0, abs((self.at - other.at).total_seconds()) / 3600 - slack)
 
 
+@dataclass(frozen=True)
+class _Description:
+    lead: tuple[str, ...]
+    source: Source | None
+    terms: np.ndarray  # sorted term hashes
+    weights: np.ndarray
+
+
 class _Version:
     __slots__ = (
         "cluster",
@@ -149,6 +172,8 @@ class _Version:
         "prints",
         "source",
         "terms",
+        "total",
+        "vector",
         "weights",
         "when",
         "words",
@@ -165,6 +190,8 @@ class _Version:
         self.words = 0
         self.terms: np.ndarray | None = None  # sorted term hashes of title and lead
         self.weights: np.ndarray | None = None
+        self.vector: np.ndarray | None = None  # weights x IDF, when compared (see _weigh)
+        self.total = 0.0
         self.source: Source | None = None
 
     def sort_key(self) -> tuple[tuple[int, float], int]:
@@ -180,7 +207,9 @@ class Grouper:
 
     def __init__(self, options: GroupOptions | None = None):
         self.options = options or GroupOptions()
-        self._lsh = MinHashLSH(threshold=self.options.lsh_threshold, num_perm=self.options.num_perm)
+        self._lsh = MinHashLSH(
+            num_perm=self.options.num_perm, params=(self.options.lsh_bands, self.options.lsh_rows)
+        )
         self._versions: dict[str, _Version] = {}
         self._clusters: dict[str, list[str]] = {}  # cluster id -> member keys, founder first
         self._postings: dict[int, list[str]] = {}  # paragraph fingerprint -> version keys
@@ -188,6 +217,9 @@ class Grouper:
         self._df: Counter[int] = Counter()
         self._corpus_size = 0
         self._frozen_corpus = False
+        self._in_lsh: deque[tuple[float, str]] = deque()  # (published, key), oldest first
+        self._described: dict[str, _Description] = {}  # from set_corpus(keep=True)
+        self._by_source: dict[str, deque[str]] = {}  # source key -> recent version keys
         self._permutations = MinHash(
             num_perm=self.options.num_perm, seed=self.options.seed
         ).permutations
@@ -218,10 +250,19 @@ class Grouper:
         else:
             lead = [p for p, fp in zip(paragraphs, prints, strict=True) if not self._recurring(fp)]
             self._describe(version, record, lead[: self.options.lead_paragraphs])
+            self._weigh(version)
+            self._evict_before(version.when)
             signature = self._signature(version)
             version.cluster = self._best_cluster(version, signature) or self._new_cluster(version)
+            if version.source is not None and self.options.source_candidates:
+                recent = self._by_source.setdefault(
+                    version.source.key, deque(maxlen=self.options.source_candidates)
+                )
+                recent.append(key)
             if signature is not None:
                 self._lsh.insert(key, signature)
+                stamp = version.when.at.timestamp() if version.when.at else float("inf")
+                self._in_lsh.append((stamp, key))
             self._count_terms(version)
         self._versions[key] = version
         self._clusters.setdefault(version.cluster, []).append(key)
@@ -247,36 +288,74 @@ class Grouper:
         return fp[0] in self._boilerplate or fp[0] in self._postings
 
     def _describe(self, version: _Version, record: Mapping[str, Any], lead: list[str]) -> None:
+        cached = self._described.pop(version.key, None)
+        description = (
+            cached if cached and cached.lead == tuple(lead) else self.describe(record, lead)
+        )
+        version.source, version.terms, version.weights = (
+            description.source,
+            description.terms,
+            description.weights,
+        )
+
+    def describe(self, record: Mapping[str, Any], lead: list[str]) -> _Description:
+        """Cited source and weighted content terms of a title and lead."""
         analyzer = Analyzer(str(record.get("language") or "en"))
         title = str(record.get("title") or "")
-        version.source = cited_source(title, lead)
-        exclude = version.source.words() if version.source else frozenset()
-        bag: Counter[int] = Counter()
-        for term in analyzer.terms(title, exclude):
-            bag[term_hash(term)] += self.options.title_weight
-        for paragraph in lead:
-            for term in analyzer.terms(paragraph, exclude):
-                bag[term_hash(term)] += self.options.lead_weight
+        source = cited_source(title, lead)
+        exclude = source.words() if source else frozenset()
+        bag: dict[int, int] = {}
+        for weight, text in (
+            (self.options.title_weight, title),
+            (self.options.lead_weight, "\n".join(lead)),
+        ):
+            for term in analyzer.term_hashes(text, exclude):
+                bag[term] = bag.get(term, 0) + weight
         terms = np.array(sorted(bag), dtype=np.uint32)
-        version.terms = terms
-        version.weights = np.array([bag[int(t)] for t in terms], dtype=np.float64)
+        weights = np.array([bag[t] for t in terms.tolist()], dtype=np.float64)
+        return _Description(tuple(lead), source, terms, weights)
+
+    def _weigh(self, version: _Version) -> None:
+        """Weights x IDF, fixed when the version is added (exact when the corpus is set)."""
+        if version.terms is None or version.weights is None:
+            return
+        version.vector = version.weights * self._idf(version.terms)
+        version.total = float(version.vector.sum())
+
+    def _evict_before(self, when: PublishedAt) -> None:
+        """Drop from the LSH index the versions too old to be rewrite partners of `when`:
+        adding oldest first, the index then holds one time window, whatever the corpus size."""
+        if when.at is None:
+            return
+        horizon = when.at.timestamp() - (self.options.window_hours + 24) * 3600
+        while self._in_lsh and self._in_lsh[0][0] < horizon:
+            self._lsh.remove(self._in_lsh.popleft()[1])
 
     def _signature(self, version: _Version) -> MinHash | None:
-        if version.terms is None or not len(version.terms):
+        if version.terms is None or version.vector is None or not len(version.terms):
             return None
+        copies = np.maximum(np.ceil(version.vector / self.options.weight_unit), 1).astype(np.int64)
+        starts = np.repeat(np.cumsum(copies) - copies, copies)
+        nth = np.arange(int(copies.sum()), dtype=np.uint64) - starts.astype(np.uint64)
+        items = (np.repeat(version.terms.astype(np.uint64), copies) ^ (nth * 0x9E3779B1)) & (
+            0xFFFFFFFF
+        )
         signature = MinHash(
             num_perm=self.options.num_perm,
-            hashfunc=int,  # terms are hashed already (term_hash)
+            hashfunc=int,  # items are 32-bit hashes already (term_hash, then the copy number)
             permutations=self._permutations,
             scheme=SCHEME,
         )
-        signature.update_batch(version.terms.tolist())
+        signature.update_batch(items.tolist())
         return signature
 
     def _best_cluster(self, version: _Version, signature: MinHash | None) -> str | None:
         if signature is None:
             return None
-        candidates = {self._versions[k].cluster for k in self._lsh.query(signature)}
+        keys = set(self._lsh.query(signature))
+        if version.source is not None:
+            keys.update(self._by_source.get(version.source.key, ()))
+        candidates = {self._versions[k].cluster for k in keys}
         best, best_score = None, 0.0
         for cluster_id in sorted(candidates):
             founder = self._versions[self._clusters[cluster_id][0]]
@@ -312,21 +391,24 @@ class Grouper:
                 del self._postings[fp]
                 self._boilerplate.add(fp)
 
-    def set_corpus(self, records: Iterable[Mapping[str, Any]]) -> None:
-        """Take document frequencies from `records` (title and lead terms, identical leads
-        counted once) instead of from versions as they are added: a batch is weighed as a whole,
-        and its first versions are compared with the same weights as its last."""
+    def set_corpus(
+        self, records: Iterable[tuple[str, Mapping[str, Any]]], keep: bool = False
+    ) -> None:
+        """Take document frequencies from (key, record) pairs -- title and lead terms, identical
+        leads counted once -- instead of from versions as they are added: a batch is weighed as
+        a whole, and its first versions are compared with the same weights as its last. With
+        `keep`, the descriptions are kept for `add` (faster, holds them in memory)."""
         df: Counter[int] = Counter()
         seen: set[bytes] = set()
-        for record in records:
-            probe = _Version("", 0, record)
+        for key, record in records:
             paragraphs = [p for p in str(record.get("text") or "").split("\n\n") if p.strip()]
-            self._describe(probe, record, paragraphs[: self.options.lead_paragraphs])
-            assert probe.terms is not None
-            identity = probe.terms.tobytes()
+            description = self.describe(record, paragraphs[: self.options.lead_paragraphs])
+            if keep:
+                self._described[key] = description
+            identity = description.terms.tobytes()
             if identity not in seen:  # copies share title and lead
                 seen.add(identity)
-                df.update(probe.terms.tolist())
+                df.update(description.terms.tolist())
         self._df, self._corpus_size, self._frozen_corpus = df, len(seen), True
 
     # -- similarity ----------------------------------------------------------------------------
@@ -334,18 +416,16 @@ class Grouper:
     def similarity(self, a: _Version, b: _Version) -> float:
         """IDF-weighted Jaccard of two versions' title and lead terms; 0 when they name
         different sources or were published too far apart to be versions of one report."""
-        if a.terms is None or b.terms is None or a.weights is None or b.weights is None:
+        if a.terms is None or b.terms is None or a.vector is None or b.vector is None:
             return 0.0
         if self.options.source_gate and a.source and b.source and a.source.key != b.source.key:
             return 0.0
         apart = a.when.hours_apart(b.when)
         if apart is not None and apart > self.options.window_hours:
             return 0.0
-        idf_a, idf_b = self._idf(a.terms), self._idf(b.terms)
-        total = float(a.weights @ idf_a + b.weights @ idf_b)
         _, ia, ib = np.intersect1d(a.terms, b.terms, assume_unique=True, return_indices=True)
-        common = float(np.minimum(a.weights[ia], b.weights[ib]) @ idf_a[ia])
-        union = total - common
+        common = float(np.minimum(a.vector[ia], b.vector[ib]).sum())
+        union = a.total + b.total - common
         return common / union if union > 0 else 0.0
 
     def _idf(self, terms: np.ndarray) -> np.ndarray:
@@ -458,6 +538,12 @@ def _lag(first: PublishedAt, when: PublishedAt) -> dict[str, Any]:
     return {"lag_seconds": seconds, "lag_days": seconds // 86_400}
 
 
+@lru_cache(maxsize=8)
+def _permutations(num_perm: int, seed: int) -> Any:
+    """datasketch's permutations for (num_perm, seed), generated once: they are read-only."""
+    return MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
+
+
 def group_batch(
     records: Iterable[tuple[str, Mapping[str, Any]]], options: GroupOptions | None = None
 ) -> Grouper:
@@ -467,7 +553,7 @@ def group_batch(
         records, key=lambda kr: (PublishedAt.parse(kr[1].get("published")).sort_key(), kr[0])
     )
     grouper = Grouper(options)
-    grouper.set_corpus(record for _, record in items)
+    grouper.set_corpus(items, keep=True)
     for key, record in items:
         grouper.add(key, record)
     return grouper

@@ -87,9 +87,12 @@ _ATTRIBUTION = {
 
 def words(text: str) -> list[str]:
     """Lowercased word and number tokens; '12,000' -> '12000', 'a thousand' -> '1000'."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = _NUMBER_WORDS.sub("1000", _THOUSANDS.sub("", text))
-    return [w.replace("’", "'") for w in _WORD.findall(text)]
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).replace("’", "'")
+    text = text.casefold()
+    if "thousand" in text:
+        text = _NUMBER_WORDS.sub("1000", text)
+    return _WORD.findall(_THOUSANDS.sub("", text))
 
 
 @dataclass(frozen=True)
@@ -100,49 +103,70 @@ class Analyzer:
 
     def terms(self, text: str, exclude: frozenset[str] = frozenset()) -> list[str]:
         """Stemmed content terms; words in `exclude` (lowercased) are left out too."""
-        stop, stem = _language_tools(self.language)
-        attribution = _ATTRIBUTION.get(self.language, frozenset())
+        vocabulary = _vocabulary(self.language)
         out = []
         for word in words(text):
-            if word in stop or word in attribution or word in exclude:
-                continue
-            if len(word) < 2 and not word.isdigit():
-                continue
-            out.append(word if word[0].isdigit() else stem(word))
+            if word not in exclude:
+                term = vocabulary.term(word)
+                if term is not None:
+                    out.append(term[0])
+        return out
+
+    def term_hashes(self, text: str, exclude: frozenset[str] = frozenset()) -> list[int]:
+        """`term_hash` of each content term of `text` (what grouping uses; cached per word)."""
+        vocabulary = _vocabulary(self.language)
+        out = []
+        for word in words(text):
+            if word not in exclude:
+                term = vocabulary.term(word)
+                if term is not None:
+                    out.append(term[1])
         return out
 
 
-@lru_cache(maxsize=32)
-def _language_tools(language: str) -> tuple[frozenset[str], _Stem]:
-    stoplist, algorithm = _LANGUAGES.get(language, (None, None))
-    stop = (
-        frozenset(w.casefold() for w in justext.get_stoplist(stoplist)) if stoplist else frozenset()
-    )
-    return stop, _Stem(algorithm)
+class _Vocabulary:
+    """word -> (term, term hash), or None for words that are not content: stopwords, words of
+    attribution, single letters. Cached, because news text repeats its words."""
 
-
-class _Stem:
-    """A Snowball stemmer with a cache: news text repeats its words."""
-
-    def __init__(self, algorithm: str | None):
+    def __init__(self, language: str):
+        stoplist, algorithm = _LANGUAGES.get(language, (None, None))
+        self._skip = _ATTRIBUTION.get(language, frozenset()) | (
+            frozenset(w.casefold() for w in justext.get_stoplist(stoplist))
+            if stoplist
+            else frozenset()
+        )
         self._stemmer = snowballstemmer.stemmer(algorithm) if algorithm else None
-        self._cache: dict[str, str] = {}
+        self._cache: dict[str, tuple[str, int] | None] = {}
 
-    def __call__(self, word: str) -> str:
-        if self._stemmer is None:
-            return word
-        stemmed = self._cache.get(word)
-        if stemmed is None:
-            if len(self._cache) > 200_000:
-                self._cache.clear()
-            stemmed = self._cache[word] = self._stemmer.stemWord(word)
-        return stemmed
+    def term(self, word: str) -> tuple[str, int] | None:
+        try:
+            return self._cache[word]
+        except KeyError:
+            pass
+        if len(self._cache) > 500_000:
+            self._cache.clear()
+        if word in self._skip or (len(word) < 2 and not word.isdigit()):
+            entry = None
+        else:
+            stem = word if word[0].isdigit() or not self._stemmer else self._stemmer.stemWord(word)
+            entry = (stem, term_hash(stem))
+        self._cache[word] = entry
+        return entry
+
+
+@lru_cache(maxsize=32)
+def _vocabulary(language: str) -> _Vocabulary:
+    return _Vocabulary(language)
+
+
+_FINGERPRINT_TOKENS = re.compile(r"\w+")
 
 
 def fingerprint(paragraph: str) -> tuple[int, int] | None:
     """(64-bit fingerprint, word count) of a paragraph, or None when it is too short to identify
-    anything (a subheading of three words recurs by chance)."""
-    tokens = words(paragraph.lstrip("-•* "))
+    anything (a subheading of three words recurs by chance). Case, punctuation and spacing do
+    not count, so a copy re-typeset by another site still matches."""
+    tokens = _FINGERPRINT_TOKENS.findall(paragraph.casefold())
     if len(tokens) < 6:
         return None
     digest = hashlib.blake2b(" ".join(tokens).encode("utf-8"), digest_size=8).digest()
