@@ -43,6 +43,7 @@ from pipelines.group.text import HASH_SCHEME, Analyzer, fingerprint
 
 ORIGINAL, DUPLICATE, REWRITE = "original", "duplicate", "rewrite"
 SCHEME = "affine32"  # datasketch's permutation scheme; 2.0 changed the default, so it is explicit
+_EVICT_FROM = 1000  # LSH entries before old ones are evicted
 _SUMMARY_FIELDS = ("url", "outlet", "title", "published")
 
 
@@ -220,9 +221,7 @@ class Grouper:
         self._in_lsh: deque[tuple[float, str]] = deque()  # (published, key), oldest first
         self._described: dict[str, _Description] = {}  # from set_corpus(keep=True)
         self._by_source: dict[str, deque[str]] = {}  # source key -> recent version keys
-        self._permutations = MinHash(
-            num_perm=self.options.num_perm, seed=self.options.seed
-        ).permutations
+        self._permutations = _permutations(self.options.num_perm, self.options.seed)
 
     def __len__(self) -> int:
         return len(self._versions)
@@ -324,8 +323,9 @@ class Grouper:
 
     def _evict_before(self, when: PublishedAt) -> None:
         """Drop from the LSH index the versions too old to be rewrite partners of `when`:
-        adding oldest first, the index then holds one time window, whatever the corpus size."""
-        if when.at is None:
+        adding oldest first, the index then holds one time window, whatever the corpus size.
+        (Small indexes are left alone: the time window is checked again on every candidate.)"""
+        if when.at is None or len(self._in_lsh) < _EVICT_FROM:
             return
         horizon = when.at.timestamp() - (self.options.window_hours + 24) * 3600
         while self._in_lsh and self._in_lsh[0][0] < horizon:

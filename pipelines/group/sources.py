@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # canonical name -> aliases (lowercase, matched as whole words)
 KNOWN_SOURCES: dict[str, tuple[str, ...]] = {
@@ -90,8 +91,13 @@ class Source:
     def words(self) -> frozenset[str]:
         """Every word of the source's name and known aliases, lowercased: these say who is
         cited, not what is reported, and are left out of the text comparison."""
-        names = [self.name, *KNOWN_SOURCES.get(self.name, ())]
-        return frozenset(w for name in names for w in re.findall(r"[\w']+", name.lower()))
+        return _name_words(self.name)
+
+
+@lru_cache(maxsize=4096)
+def _name_words(name: str) -> frozenset[str]:
+    names = [name, *KNOWN_SOURCES.get(name, ())]
+    return frozenset(w for n in names for w in re.findall(r"[\w']+", n.lower()))
 
 
 def cited_source(title: str | None, paragraphs: list[str]) -> Source | None:
