@@ -69,13 +69,7 @@ class GroupingPipeline:
 
     def close_spider(self) -> None:
         started = time.perf_counter()
-        grouper = group_batch(((url, asdict(a)) for url, a in self.articles.items()), self.options)
-        for url, assignment in grouper.assignments().items():
-            article = self.articles[url]
-            article.cluster_id = assignment.cluster_id
-            article.relation = assignment.relation
-            article.similarity = assignment.similarity
-        clusters = grouper.clusters()
+        clusters = self._group()
         seconds = time.perf_counter() - started
         ordered = sorted(self.articles.values(), key=lambda a: (a.published or "~", a.url))
         paths = self.writer.write(
@@ -83,7 +77,7 @@ class GroupingPipeline:
             clusters,
             {"options": asdict(self.options), "signature": self.options.signature_parameters()},
         )
-        relations = [a.relation for a in ordered]
+        relations: list[str | None] = [a.relation for a in ordered]
         self.stats.set_value("news/grouping/articles", len(ordered))
         self.stats.set_value("news/grouping/clusters", len(clusters))
         self.stats.set_value("news/grouping/duplicates", relations.count("duplicate"))
@@ -98,3 +92,21 @@ class GroupingPipeline:
                 "paths": ", ".join(str(p) for p in paths),
             },
         )
+
+    def _group(self) -> list[dict[str, Any]]:
+        """Cluster summaries, the articles' grouping fields set. If grouping fails, the articles
+        are still written, ungrouped: nothing the crawl collected is lost."""
+        try:
+            grouper = group_batch(
+                ((url, asdict(a)) for url, a in self.articles.items()), self.options
+            )
+            for url, assignment in grouper.assignments().items():
+                article = self.articles[url]
+                article.cluster_id = assignment.cluster_id
+                article.relation = assignment.relation
+                article.similarity = assignment.similarity
+            return grouper.clusters()
+        except Exception:
+            self.stats.inc_value("news/grouping/failed")
+            logger.exception("Grouping failed; the articles are written without clusters")
+            return []

@@ -202,3 +202,40 @@ def test_keys_are_unique() -> None:
     grouper.add("a", BY_ID["s1-herald"])
     with pytest.raises(ValueError, match="already indexed"):
         grouper.add("a", BY_ID["s1-herald"])
+
+
+def test_the_crawl_writes_its_articles_even_if_grouping_fails(tmp_path, monkeypatch) -> None:
+    """The pipeline, called directly with real articles; grouping made to fail."""
+    from scrapy.utils.project import get_project_settings
+    from scrapy.utils.test import get_crawler
+
+    import pipelines.grouping as grouping_module
+    from crawler.items import Article
+    from crawler.spiders.outlets import SPIDERS
+    from pipelines.grouping import GroupingPipeline
+    from tests.conftest import read_jsonl
+
+    settings = {**get_project_settings().copy_to_dict(), "NEWS_OUTPUT_DIR": str(tmp_path)}
+    crawler = get_crawler(SPIDERS["all"], settings_dict=settings)
+    pipeline = GroupingPipeline.from_crawler(crawler)
+    stats = crawler.stats
+    fields = {k: BY_ID["s1-herald"][k] for k in ("url", "outlet", "title", "published", "text")}
+    article = Article(
+        **fields,
+        authors=[],
+        language="en",
+        word_count=100,
+        content_hash="0" * 64,
+        fetched_at="2026-01-01T00:00:00+00:00",
+    )
+    assert pipeline.process_item(article) is article
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(grouping_module, "group_batch", broken)
+    pipeline.close_spider()
+    written = read_jsonl(tmp_path / "articles.jsonl")
+    assert [a["url"] for a in written] == [fields["url"]]
+    assert written[0]["cluster_id"] is None
+    assert stats.get_value("news/grouping/failed") == 1
