@@ -39,7 +39,7 @@ import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 from pipelines.group.sources import Source, cited_source
-from pipelines.group.text import HASH_SCHEME, Analyzer, fingerprint
+from pipelines.group.text import HASH_SCHEME, fingerprint, term_hashes
 
 ORIGINAL, DUPLICATE, REWRITE = "original", "duplicate", "rewrite"
 SCHEME = "affine32"  # datasketch's permutation scheme; 2.0 changed the default, so it is explicit
@@ -299,7 +299,7 @@ class Grouper:
 
     def describe(self, record: Mapping[str, Any], lead: list[str]) -> _Description:
         """Cited source and weighted content terms of a title and lead."""
-        analyzer = Analyzer(str(record.get("language") or "en"))
+        language = str(record.get("language") or "en")
         title = str(record.get("title") or "")
         source = cited_source(title, lead)
         exclude = source.words() if source else frozenset()
@@ -308,7 +308,7 @@ class Grouper:
             (self.options.title_weight, title),
             (self.options.lead_weight, "\n".join(lead)),
         ):
-            for term in analyzer.term_hashes(text, exclude):
+            for term in term_hashes(text, language, exclude):
                 bag[term] = bag.get(term, 0) + weight
         terms = np.array(sorted(bag), dtype=np.uint32)
         weights = np.array([bag[t] for t in terms.tolist()], dtype=np.float64)

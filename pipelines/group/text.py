@@ -12,7 +12,6 @@ import hashlib
 import re
 import unicodedata
 import zlib
-from dataclasses import dataclass
 from functools import lru_cache
 
 import justext
@@ -95,38 +94,24 @@ def words(text: str) -> list[str]:
     return _WORD.findall(_THOUSANDS.sub("", text))
 
 
-@dataclass(frozen=True)
-class Analyzer:
-    """Content terms for one language."""
-
-    language: str = "en"
-
-    def terms(self, text: str, exclude: frozenset[str] = frozenset()) -> list[str]:
-        """Stemmed content terms; words in `exclude` (lowercased) are left out too."""
-        vocabulary = _vocabulary(self.language)
-        out = []
-        for word in words(text):
-            if word not in exclude:
-                term = vocabulary.term(word)
-                if term is not None:
-                    out.append(term[0])
-        return out
-
-    def term_hashes(self, text: str, exclude: frozenset[str] = frozenset()) -> list[int]:
-        """`term_hash` of each content term of `text` (what grouping uses; cached per word)."""
-        vocabulary = _vocabulary(self.language)
-        out = []
-        for word in words(text):
-            if word not in exclude:
-                term = vocabulary.term(word)
-                if term is not None:
-                    out.append(term[1])
-        return out
+def term_hashes(
+    text: str, language: str = "en", exclude: frozenset[str] = frozenset()
+) -> list[int]:
+    """`term_hash` of each content term of `text`; words in `exclude` (lowercased) are left
+    out too. Languages without a stoplist or stemmer keep every word as it is."""
+    vocabulary = _vocabulary(language)
+    out = []
+    for word in words(text):
+        if word not in exclude:
+            term = vocabulary.term(word)
+            if term is not None:
+                out.append(term)
+    return out
 
 
 class _Vocabulary:
-    """word -> (term, term hash), or None for words that are not content: stopwords, words of
-    attribution, single letters. Cached, because news text repeats its words."""
+    """word -> hash of its stem, or None for words that are not content: stopwords, words of
+    attribution, single letters. A memo (one per language), because news repeats its words."""
 
     def __init__(self, language: str):
         stoplist, algorithm = _LANGUAGES.get(language, (None, None))
@@ -136,9 +121,9 @@ class _Vocabulary:
             else frozenset()
         )
         self._stemmer = snowballstemmer.stemmer(algorithm) if algorithm else None
-        self._cache: dict[str, tuple[str, int] | None] = {}
+        self._cache: dict[str, int | None] = {}
 
-    def term(self, word: str) -> tuple[str, int] | None:
+    def term(self, word: str) -> int | None:
         try:
             return self._cache[word]
         except KeyError:
@@ -149,7 +134,7 @@ class _Vocabulary:
             entry = None
         else:
             stem = word if word[0].isdigit() or not self._stemmer else self._stemmer.stemWord(word)
-            entry = (stem, term_hash(stem))
+            entry = term_hash(stem)
         self._cache[word] = entry
         return entry
 
