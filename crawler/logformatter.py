@@ -17,8 +17,9 @@ class NewsLogFormatter(logformatter.LogFormatter):
         self, item: Any, exception: BaseException, response: Any, spider: Any
     ) -> logformatter.LogFormatterResult:
         url = ItemAdapter(item).get("url") if ItemAdapter.is_item(item) else None
+        level = getattr(exception, "log_level", None) or "INFO"
         return {
-            "level": logging.INFO,
+            "level": getattr(logging, level) if isinstance(level, str) else level,
             "msg": "Skipped %(url)s: %(reason)s",
             "args": {"url": url or "an item", "reason": exception},
         }

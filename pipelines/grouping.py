@@ -1,10 +1,18 @@
-"""Item pipeline: group the run's articles into syndication clusters and write the snapshot.
+"""Item pipeline: when a run ends, group what it stored and write the feeds.
 
-Articles are collected as they pass (one per URL: an AMP or tracking variant that resolves to an
-article already seen is folded into it) and grouped when the spider closes, oldest first, with
-IDF weights from the whole run, so the result does not depend on download order. The logic is
-in `pipelines.group` (plain classes, also used by `scrapy dedup`); this module adapts it to
-Scrapy: settings, stats (`news/grouping/*`) and the snapshot in NEWS_OUTPUT_DIR.
+Three steps, each of which the next run redoes if this one dies before finishing it:
+
+1. Group. Every stored article not yet grouped (this run's, and any a killed run left) is added,
+   oldest first, to the grouping index restored from the state — the last NEWS_STATE_INDEX_DAYS
+   of versions, so that a new version of yesterday's report joins yesterday's cluster under the
+   same id. A changed article keeps its cluster. The grouping fields of every article the index
+   holds are written back, with the index, in one transaction.
+2. Snapshot. `articles.jsonl` and `clusters.jsonl` in NEWS_OUTPUT_DIR are rewritten from the
+   whole state, each replaced atomically.
+3. Delta. Every change no delta has published yet goes to `runs/<run id>/` (articles and the
+   clusters they belong to), written to a temporary folder and renamed into place.
+
+The logic is in plain classes (`pipelines.group`, `pipelines.export`, `crawler.state`).
 """
 
 from __future__ import annotations
@@ -12,11 +20,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from crawler.items import Article
+from crawler.extensions import StateExtension
+from crawler.state import GROUPING_FIELDS, StateStore, kill_if
 from pipelines.export import SnapshotWriter
-from pipelines.group.grouper import GroupOptions, group_batch
+from pipelines.group.grouper import Grouper, GroupOptions, PublishedAt, cluster_summaries
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -40,73 +50,129 @@ def group_options_from_settings(settings: BaseSettings) -> GroupOptions:
 
 
 class GroupingPipeline:
-    def __init__(self, stats: StatsCollector, options: GroupOptions, out_dir: str):
+    def __init__(
+        self,
+        state: StateExtension,
+        stats: StatsCollector,
+        options: GroupOptions,
+        out_dir: str,
+        index_days: float,
+    ):
+        self.state = state
         self.stats = stats
         self.options = options
         self.writer = SnapshotWriter(out_dir)
-        self.articles: dict[str, Article] = {}
+        self.index_days = index_days
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> GroupingPipeline:
+        state = crawler.get_extension(StateExtension)
+        if state is None:
+            raise RuntimeError("GroupingPipeline needs crawler.extensions.StateExtension enabled")
         assert crawler.stats is not None
         settings = crawler.settings
         return cls(
-            crawler.stats, group_options_from_settings(settings), settings["NEWS_OUTPUT_DIR"]
+            state,
+            crawler.stats,
+            group_options_from_settings(settings),
+            settings["NEWS_OUTPUT_DIR"],
+            settings.getfloat("NEWS_STATE_INDEX_DAYS"),
         )
 
     def process_item(self, item: Any) -> Any:
-        if isinstance(item, Article):
-            seen = self.articles.get(item.url)
-            if seen is not None:
-                self.stats.inc_value("news/grouping/same_url")
-                logger.info(
-                    "%(url)s was extracted twice (an AMP or tracking variant); one kept",
-                    {"url": item.url},
-                )
-            if seen is None or item.word_count > seen.word_count:
-                self.articles[item.url] = item
         return item
 
     def close_spider(self) -> None:
+        run_id = self.state.run_id
+        if run_id is None:  # the run never began (another run held the state)
+            return
+        store = self.state.store
         started = time.perf_counter()
-        clusters = self._group()
-        seconds = time.perf_counter() - started
-        ordered = sorted(self.articles.values(), key=lambda a: (a.published or "~", a.url))
+        try:
+            grouped = self._group(store)
+        except Exception:  # the articles stay stored, ungrouped: the next run groups them
+            self.stats.inc_value("news/grouping/failed")
+            logger.exception("Grouping failed; the stored articles wait for the next run")
+            grouped = 0
+        self.stats.set_value("news/grouping/seconds", round(time.perf_counter() - started, 4))
+        kill_if(self.state.kill_at, "grouped")
+
+        rows = store.articles()
+        clusters = cluster_summaries(rows)
+        ordered = sorted(rows, key=lambda a: (a.get("published") or "~", a["url"]))
         paths = self.writer.write(
-            (asdict(a) for a in ordered),
+            ordered,
             clusters,
             {"options": asdict(self.options), "signature": self.options.signature_parameters()},
         )
-        relations: list[str | None] = [a.relation for a in ordered]
-        self.stats.set_value("news/grouping/articles", len(ordered))
+        kill_if(self.state.kill_at, "snapshot")
+
+        changed = store.articles(store.claim_pending(run_id))
+        touched = {a.get("cluster_id") for a in changed}
+        delta = self.writer.write_delta(
+            run_id,
+            sorted(changed, key=lambda a: (a.get("published") or "~", a["url"])),
+            [c for c in clusters if c["id"] in touched],
+        )
+        kill_if(self.state.kill_at, "delta")
+        store.delta_written(run_id)
+
+        relations = [a.get("relation") for a in rows]
+        self.stats.set_value("news/grouping/articles", len(rows))
         self.stats.set_value("news/grouping/clusters", len(clusters))
         self.stats.set_value("news/grouping/duplicates", relations.count("duplicate"))
         self.stats.set_value("news/grouping/rewrites", relations.count("rewrite"))
-        self.stats.set_value("news/grouping/seconds", round(seconds, 4))
+        self.stats.set_value("news/delta/articles", len(changed))
         logger.info(
-            "Grouped %(n)d articles into %(c)d clusters in %(s).3f s; wrote %(paths)s",
+            "Grouped %(g)d articles; %(n)d articles in %(c)d clusters written to %(paths)s;"
+            " %(d)d new or changed in %(delta)s",
             {
-                "n": len(ordered),
+                "g": grouped,
+                "n": len(rows),
                 "c": len(clusters),
-                "s": seconds,
+                "d": len(changed),
                 "paths": ", ".join(str(p) for p in paths),
+                "delta": delta,
             },
         )
 
-    def _group(self) -> list[dict[str, Any]]:
-        """Cluster summaries, the articles' grouping fields set. If grouping fails, the articles
-        are still written, ungrouped: nothing the crawl collected is lost."""
-        try:
-            grouper = group_batch(
-                ((url, asdict(a)) for url, a in self.articles.items()), self.options
+    def _group(self, store: StateStore) -> int:
+        pending = store.ungrouped()
+        if not pending:
+            return 0
+        grouper = Grouper(self.options)
+        grouper.restore(store.versions(since=self._index_start(pending)))
+        new = [
+            (a["url"], a) for a in pending if a["url"] not in grouper and not a.get("cluster_id")
+        ]
+        new.sort(key=lambda kr: (PublishedAt.parse(kr[1].get("published")).sort_key(), kr[0]))
+        grouper.set_corpus(new, keep=True, extend=True)
+        for key, record in new:
+            grouper.add(key, record)
+        assignments, sources = grouper.assignments(), grouper.cited_sources()
+        updates = []
+        for article in store.articles(assignments):
+            assignment = assignments[article["url"]]
+            article.update(
+                zip(
+                    GROUPING_FIELDS,
+                    (assignment.cluster_id, assignment.relation, assignment.similarity),
+                    strict=True,
+                )
             )
-            for url, assignment in grouper.assignments().items():
-                article = self.articles[url]
-                article.cluster_id = assignment.cluster_id
-                article.relation = assignment.relation
-                article.similarity = assignment.similarity
-            return grouper.clusters()
-        except Exception:
-            self.stats.inc_value("news/grouping/failed")
-            logger.exception("Grouping failed; the articles are written without clusters")
-            return []
+            article["cited_source"] = sources[article["url"]]
+            updates.append(article)
+        # changed articles outside the index keep their stored cluster
+        updates += store.articles(a["url"] for a in pending if a["url"] not in assignments)
+        store.save_grouping(updates, grouper.dump(), self.options.signature_parameters())
+        return len(new)
+
+    def _index_start(self, pending: list[dict[str, Any]]) -> str | None:
+        """Versions published since this time are restored: NEWS_STATE_INDEX_DAYS before the
+        newest article to group (publication time, not the clock, so replays of old pages
+        group as they would have on the day)."""
+        times = [PublishedAt.parse(a.get("published")).at for a in pending]
+        newest = max((t for t in times if t is not None), default=None)
+        if newest is None:
+            return None
+        return (newest - timedelta(days=self.index_days)).date().isoformat()

@@ -35,14 +35,17 @@ DOWNLOAD_FAIL_ON_DATALOSS = False
 RETRY_TIMES = 2
 
 DOWNLOADER_MIDDLEWARES = {
-    # below HttpCompressionMiddleware (590): sees decompressed bodies
+    # below HttpCompressionMiddleware (590): they see decompressed bodies
     "crawler.middlewares.UndeclaredCharsetMiddleware": 580,
+    "crawler.middlewares.ConditionalGetMiddleware": 570,
 }
 ITEM_PIPELINES = {
     "pipelines.extraction.ExtractionPipeline": 100,
+    "pipelines.state.StatePipeline": 300,
     "pipelines.grouping.GroupingPipeline": 500,
 }
 EXTENSIONS = {
+    "crawler.extensions.StateExtension": 100,
     "crawler.extensions.RunSummary": 500,
 }
 LOG_FORMATTER = "crawler.logformatter.NewsLogFormatter"
@@ -67,8 +70,15 @@ NEWS_GROUP_REWRITE_THRESHOLD_UNSOURCED = 0.18  # ... and versions that share no 
 NEWS_GROUP_DUPLICATE_CONTAINMENT = 0.8  # share of the shorter text in verbatim paragraphs
 NEWS_GROUP_WINDOW_HOURS = 72.0  # rewrites are published within this time of each other
 
+# --- state (crawler/state.py) --------------------------------------------------------------------
+NEWS_STATE_DIR = "state"  # the SQLite database and the run lock
+NEWS_STATE_RESET = False  # True: forget everything and start from empty state
+NEWS_STATE_INDEX_DAYS = 14.0  # grouping index kept in memory: versions of the last N days
+NEWS_FAULT_KILL_AT = None  # crash tests only: "articles:N", "grouped", "snapshot" or "delta"
+
 # --- output ------------------------------------------------------------------------------------
 # The snapshot (articles.jsonl, clusters.jsonl, grouping.json), replaced atomically at the end of
-# every run. -o/-O additionally stream articles as they are extracted (grouping fields null).
+# every run, and runs/<run id>/ with what the run added or changed. -o/-O additionally stream the
+# run's new or changed articles as they are extracted (grouping fields null).
 NEWS_OUTPUT_DIR = "out"
 FEED_EXPORT_ENCODING = "utf-8"

@@ -77,9 +77,12 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 def crawl(
     spider: str, out_dir: Path, *settings: str, env: dict[str, str] | None = None
 ) -> CrawlResult:
-    """A real `scrapy crawl` in a subprocess, its snapshot written under `out_dir`."""
+    """A real `scrapy crawl` in a subprocess; its snapshot, stats and (unless `settings` name
+    another) its state under `out_dir`."""
     stats = out_dir / "stats.json"
     options = [x for setting in settings for x in ("-s", setting)]
+    if not any(setting.startswith("NEWS_STATE_DIR=") for setting in settings):
+        options += ["-s", f"NEWS_STATE_DIR={out_dir / 'state'}"]
     proc = run_scrapy(
         "crawl",
         spider,

@@ -166,7 +166,8 @@ def test_undeclared_windows_1251_page_is_decoded(offline_crawl: CrawlResult) -> 
 
 def test_run_ends_with_a_readable_summary(offline_crawl: CrawlResult) -> None:
     summary = offline_crawl.log[offline_crawl.log.rindex("Run summary") :]
-    assert re.search(r"articles exported\s+7\b", summary)
+    assert re.search(r"articles new or changed\s+7\b", summary)
+    assert re.search(r"articles in the feed\s+7\b", summary)
     assert re.search(r"syndication clusters\s+3\b", summary)
     assert re.search(r"pages fetched\s+\d+", summary)
     assert re.search(r"not saved \(offline\)\s+\d+", summary)
@@ -185,7 +186,14 @@ def test_the_snapshot_is_where_the_readme_says() -> None:
 def test_o_streams_articles_as_extracted_beside_the_snapshot(tmp_path: Path) -> None:
     stream = tmp_path / "stream.jsonl"
     proc = run_scrapy(
-        "crawl", "rbc_ukraine", "-O", str(stream), "-s", f"NEWS_OUTPUT_DIR={tmp_path}/snapshot"
+        "crawl",
+        "rbc_ukraine",
+        "-O",
+        str(stream),
+        "-s",
+        f"NEWS_OUTPUT_DIR={tmp_path}/snapshot",
+        "-s",
+        f"NEWS_STATE_DIR={tmp_path}/state",
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     streamed = [json.loads(line) for line in stream.read_text("utf-8").splitlines()]

@@ -28,6 +28,7 @@ Clusters are reported with their earliest version as `original`.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -221,6 +222,8 @@ class Grouper:
         self._in_lsh: deque[tuple[float, str]] = deque()  # (published, key), oldest first
         self._described: dict[str, _Description] = {}  # from set_corpus(keep=True)
         self._by_source: dict[str, deque[str]] = {}  # source key -> recent version keys
+        self._next_order = 0
+        self._restored: list[str] = []  # restored versions not yet in the LSH index
         self._permutations = _permutations(self.options.num_perm, self.options.seed)
 
     def __len__(self) -> int:
@@ -234,7 +237,9 @@ class Grouper:
         present. Returns the article's cluster id."""
         if key in self._versions:
             raise ValueError(f"{key!r} is already indexed")
-        version = _Version(key, len(self._versions), record)
+        self._reindex_restored()
+        version = _Version(key, self._next_order, record)
+        self._next_order += 1
         paragraphs = [p for p in str(record.get("text") or "").split("\n\n") if p.strip()]
         prints = [fingerprint(p) for p in paragraphs]
         for fp in prints:
@@ -392,13 +397,17 @@ class Grouper:
                 self._boilerplate.add(fp)
 
     def set_corpus(
-        self, records: Iterable[tuple[str, Mapping[str, Any]]], keep: bool = False
+        self,
+        records: Iterable[tuple[str, Mapping[str, Any]]],
+        keep: bool = False,
+        extend: bool = False,
     ) -> None:
         """Take document frequencies from (key, record) pairs -- title and lead terms, identical
         leads counted once -- instead of from versions as they are added: a batch is weighed as
         a whole, and its first versions are compared with the same weights as its last. With
-        `keep`, the descriptions are kept for `add` (faster, holds them in memory)."""
-        df: Counter[int] = Counter()
+        `keep`, the descriptions are kept for `add` (faster, holds them in memory); with
+        `extend`, the batch is counted on top of the restored index instead of alone."""
+        df: Counter[int] = Counter(self._df) if extend else Counter()
         seen: set[bytes] = set()
         for key, record in records:
             paragraphs = [p for p in str(record.get("text") or "").split("\n\n") if p.strip()]
@@ -409,7 +418,84 @@ class Grouper:
             if identity not in seen:  # copies share title and lead
                 seen.add(identity)
                 df.update(description.terms.tolist())
-        self._df, self._corpus_size, self._frozen_corpus = df, len(seen), True
+        base = self._corpus_size if extend else 0
+        self._df, self._corpus_size, self._frozen_corpus = df, base + len(seen), True
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def dump(self) -> Iterator[tuple[str, str | None, str]]:
+        """(key, published, JSON) for every version: what `restore` needs to continue."""
+        for version in self._versions.values():
+            founder = self._clusters[version.cluster][0] == version.key
+            data = {
+                "key": version.key,
+                "order": version.order,
+                "fields": version.fields,
+                "cluster": version.cluster,
+                "founder": founder,
+                "duplicate_of": version.duplicate_of,
+                "prints": [[fp, n] for fp, n in version.prints.items()],
+                "terms": None if version.terms is None else version.terms.tolist(),
+                "weights": None if version.weights is None else version.weights.tolist(),
+                "source": None
+                if version.source is None
+                else [version.source.name, version.source.key],
+            }
+            yield version.key, version.fields.get("published"), json.dumps(data)
+
+    def restore(self, entries: Iterable[str]) -> None:
+        """Load versions dumped by an earlier run, with their clusters: new versions can then
+        join those clusters. Their IDF weights and LSH signatures are computed on the next `add`,
+        after `set_corpus(..., extend=True)` has counted the new batch."""
+        loaded = sorted((json.loads(e) for e in entries), key=lambda d: d["order"])
+        for data in loaded:
+            version = _Version(data["key"], data["order"], data["fields"])
+            version.cluster = data["cluster"]
+            version.duplicate_of = data["duplicate_of"]
+            version.prints = {int(fp): int(n) for fp, n in data["prints"]}
+            version.words = sum(version.prints.values())
+            if data["terms"] is not None:
+                version.terms = np.array(data["terms"], dtype=np.uint32)
+                version.weights = np.array(data["weights"], dtype=np.float64)
+            if data["source"] is not None:
+                version.source = Source(*data["source"])
+            self._versions[version.key] = version
+            members = self._clusters.setdefault(version.cluster, [])
+            if data["founder"]:
+                members.insert(0, version.key)
+            else:
+                members.append(version.key)
+            self._next_order = max(self._next_order, version.order + 1)
+            self._index_paragraphs(version)
+            if version.source is not None and self.options.source_candidates:
+                recent = self._by_source.setdefault(
+                    version.source.key, deque(maxlen=self.options.source_candidates)
+                )
+                recent.append(version.key)
+            if version.duplicate_of is None and version.terms is not None:
+                self._count_terms(version)
+                self._restored.append(version.key)
+
+    def _reindex_restored(self) -> None:
+        for key in self._restored:
+            version = self._versions[key]
+            self._weigh(version)
+            signature = self._signature(version)
+            if signature is not None:
+                self._lsh.insert(key, signature)
+                stamp = version.when.at.timestamp() if version.when.at else float("inf")
+                self._in_lsh.append((stamp, key))
+        self._restored = []
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._versions
+
+    def cited_sources(self) -> dict[str, str | None]:
+        """The source each version names (a copy: the one its original names)."""
+        return {
+            key: (source.name if (source := self._story(v).source) else None)
+            for key, v in self._versions.items()
+        }
 
     # -- similarity ----------------------------------------------------------------------------
 
@@ -477,52 +563,81 @@ class Grouper:
         return self.similarity(self._story(a), self._story(b))
 
     def clusters(self) -> list[dict[str, Any]]:
-        """One summary per cluster: members by publication time, cited source, times, lags."""
-        assignments = self.assignments()
-        summaries = [
-            _summary(cluster_id, members, assignments)
-            for cluster_id, members in self._ordered_clusters()
-        ]
-        summaries.sort(
-            key=lambda s: (s["first_published"] is None, s["first_published"] or "", s["id"])
+        """One summary per cluster (see `cluster_summaries`)."""
+        assignments, sources = self.assignments(), self.cited_sources()
+        rows = []
+        for key, version in self._versions.items():
+            a = assignments[key]
+            rows.append(
+                {
+                    **version.fields,
+                    "cluster_id": a.cluster_id,
+                    "relation": a.relation,
+                    "similarity": a.similarity,
+                    "cited_source": sources[key],
+                    "_order": version.order,
+                }
+            )
+        return cluster_summaries(rows)
+
+
+def cluster_summaries(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Cluster lines from grouped article rows (`url`, `outlet`, `title`, `published`,
+    `cluster_id`, `relation`, `similarity`, `cited_source`): members by publication time, the
+    source they name most, first and last publication, each outlet's lag behind the first.
+    Sorted by first publication."""
+    by_cluster: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        if row.get("cluster_id"):
+            by_cluster.setdefault(row["cluster_id"], []).append(row)
+    summaries = []
+    for cluster_id, members in by_cluster.items():
+        members.sort(
+            key=lambda r: (
+                PublishedAt.parse(r.get("published")).sort_key(),
+                r.get("_order", 0),
+                r.get("url") or "",
+            )
         )
-        return summaries
+        summaries.append(_summary(cluster_id, members))
+    summaries.sort(
+        key=lambda s: (s["first_published"] is None, s["first_published"] or "", s["id"])
+    )
+    return summaries
 
 
-def _summary(
-    cluster_id: str, members: list[_Version], assignments: dict[str, Assignment]
-) -> dict[str, Any]:
+def _summary(cluster_id: str, members: list[Mapping[str, Any]]) -> dict[str, Any]:
     original = members[0]
-    sources = Counter(m.source.name for m in members if m.source is not None)
-    timed = [m for m in members if m.when.at is not None]
+    first = PublishedAt.parse(original.get("published"))
+    sources = Counter(m["cited_source"] for m in members if m.get("cited_source"))
+    timed = [m for m in members if PublishedAt.parse(m.get("published")).at is not None]
     lags: dict[str, dict[str, Any]] = {}
     for m in timed:
-        outlet = str(m.fields.get("outlet") or "unknown")
+        outlet = str(m.get("outlet") or "unknown")
         if outlet not in lags:
             lags[outlet] = {
                 "outlet": outlet,
-                "first_published": m.fields.get("published"),
-                **_lag(original.when, m.when),
+                "first_published": m.get("published"),
+                **_lag(first, PublishedAt.parse(m.get("published"))),
             }
     return {
         "id": cluster_id,
-        "original": _member(original, assignments),
+        "original": _member(original),
         "cited_source": sources.most_common(1)[0][0] if sources else None,
         "size": len(members),
-        "outlets": sorted({str(m.fields.get("outlet") or "unknown") for m in members}),
-        "first_published": original.fields.get("published") if original.when.at else None,
-        "last_published": timed[-1].fields.get("published") if timed else None,
-        "members": [_member(m, assignments) for m in members],
+        "outlets": sorted({str(m.get("outlet") or "unknown") for m in members}),
+        "first_published": original.get("published") if first.at else None,
+        "last_published": timed[-1].get("published") if timed else None,
+        "members": [_member(m) for m in members],
         "outlet_lags": list(lags.values()),
     }
 
 
-def _member(version: _Version, assignments: dict[str, Assignment]) -> dict[str, Any]:
-    assignment = assignments[version.key]
+def _member(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        **{k: version.fields.get(k) for k in ("outlet", "url", "title", "published")},
-        "relation": assignment.relation,
-        "score": assignment.similarity,
+        **{k: row.get(k) for k in ("outlet", "url", "title", "published")},
+        "relation": row.get("relation"),
+        "score": row.get("similarity"),
     }
 
 
