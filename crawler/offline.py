@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,8 +107,17 @@ class FixtureDownloadHandler(BaseDownloadHandler):
                 {"url": request.url, "referer": _referer(request)},
             )
             raise IgnoreRequest(f"no saved copy of {request.url}")
-        body = await run_in_thread(saved.path.read_bytes)
         headers = Headers(saved.headers)
+        asked = {
+            name: value.decode("latin-1")
+            for name in ("If-None-Match", "If-Modified-Since")
+            if (value := request.headers.get(name))
+        }
+        if not_modified(saved.headers, asked):
+            return responsetypes.from_args(headers=headers, url=request.url)(
+                url=request.url, status=304, headers=headers, body=b"", request=request
+            )
+        body = await run_in_thread(saved.path.read_bytes)
         flags = []
         declared = saved.headers.get("Content-Length")
         if declared is not None and int(declared) > len(body):
@@ -123,6 +133,18 @@ class FixtureDownloadHandler(BaseDownloadHandler):
             flags=flags,
             request=request,
         )
+
+
+def not_modified(page_headers: dict[str, str], request_headers: Mapping[str, str]) -> bool:
+    """Whether a conditional request matches the saved page's validators, as a server would
+    answer it: If-None-Match against ETag, else If-Modified-Since against Last-Modified."""
+    page = {k.lower(): v for k, v in page_headers.items()}
+    asked = {k.lower(): v for k, v in request_headers.items()}
+    if "if-none-match" in asked:
+        return "etag" in page and page["etag"] in {
+            t.strip() for t in asked["if-none-match"].split(",")
+        }
+    return "if-modified-since" in asked and asked["if-modified-since"] == page.get("last-modified")
 
 
 def _referer(request: Request) -> str:

@@ -150,16 +150,29 @@ class GroupingPipeline:
         for key, record in new:
             grouper.add(key, record)
         assignments, sources = grouper.assignments(), grouper.cited_sources()
+        pending_urls = {a["url"] for a in pending}
+        stored = store.articles(assignments)
+        # An article grouped before keeps its fields (a similarity recomputed with today's IDF
+        # is not news) unless its cluster or relation changes; when a cluster's original
+        # changes, all its members change with it.
+        reshuffled = {
+            assignments[a["url"]].cluster_id
+            for a in stored
+            if a["url"] not in pending_urls
+            and (a.get("cluster_id"), a.get("relation"))
+            != (assignments[a["url"]].cluster_id, assignments[a["url"]].relation)
+        }
         updates = []
-        for article in store.articles(assignments):
+        for article in stored:
             assignment = assignments[article["url"]]
-            article.update(
-                zip(
-                    GROUPING_FIELDS,
-                    (assignment.cluster_id, assignment.relation, assignment.similarity),
-                    strict=True,
+            if article["url"] in pending_urls or assignment.cluster_id in reshuffled:
+                article.update(
+                    zip(
+                        GROUPING_FIELDS,
+                        (assignment.cluster_id, assignment.relation, assignment.similarity),
+                        strict=True,
+                    )
                 )
-            )
             article["cited_source"] = sources[article["url"]]
             updates.append(article)
         # changed articles outside the index keep their stored cluster

@@ -7,7 +7,9 @@ over real sockets. For https the proxy answers CONNECT and then speaks TLS itsel
 self-signed certificate (Scrapy does not verify certificates unless told to). Each request is
 answered from the manifest: the saved status, headers and body; a URL not in the manifest gets
 a 404. A saved Content-Length larger than the body is sent as is and the connection closed, as a
-server that dies mid-response would.
+server that dies mid-response would. Conditional requests get a 304 when the page's ETag or
+Last-Modified match. `changes` lets a test change the site between runs: a URL mapped to a
+`Page` is served as that page, a URL mapped to None is gone (404).
 
     python -m tests.fixture_server [--port 8899]   # serve fixtures/ until Ctrl-C
 """
@@ -22,13 +24,23 @@ import socketserver
 import ssl
 import tempfile
 import threading
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from crawler.offline import Manifest
+from crawler.offline import Manifest, not_modified
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Page:
+    body: bytes
+    status: int = 200
+    headers: dict[str, str] = field(
+        default_factory=lambda: {"Content-Type": "text/html; charset=utf-8"}
+    )
 
 
 class FixtureProxy(socketserver.ThreadingMixIn, socketserver.TCPServer):
@@ -37,6 +49,7 @@ class FixtureProxy(socketserver.ThreadingMixIn, socketserver.TCPServer):
 
     def __init__(self, manifest: Manifest, port: int = 0):
         self.manifest = manifest
+        self.changes: dict[str, Page | None] = {}
         self.requests: list[str] = []  # every URL asked for, in order
         self._lock = threading.Lock()
         hosts = sorted({urlsplit(p.url).hostname or "" for p in manifest.pages})
@@ -107,7 +120,11 @@ class _OriginHandler(BaseHTTPRequestHandler):
 def _serve(handler: BaseHTTPRequestHandler, url: str) -> None:
     server: FixtureProxy = handler.server  # type: ignore[assignment]
     server.record(url)
-    saved = server.manifest.get(url)
+    if url in server.changes:
+        page = server.changes[url]
+        saved = None if page is None else page
+    else:
+        saved = server.manifest.get(url)
     if saved is None:
         body = b"<html><body><h1>404 Not Found</h1></body></html>"
         handler.send_response(404)
@@ -116,7 +133,15 @@ def _serve(handler: BaseHTTPRequestHandler, url: str) -> None:
         handler.end_headers()
         handler.wfile.write(body)
         return
-    body = saved.path.read_bytes()
+    if not_modified(saved.headers, dict(handler.headers.items())):
+        handler.send_response(304)
+        for name, value in saved.headers.items():
+            if name.lower() in {"etag", "last-modified"}:
+                handler.send_header(name, value)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+        return
+    body = saved.body if isinstance(saved, Page) else saved.path.read_bytes()
     handler.send_response(saved.status)
     declared = None
     for name, value in saved.headers.items():

@@ -1,1 +1,2 @@
-"""Project commands: `scrapy extract` and `scrapy dedup`."""
+"""Project commands: `scrapy extract`, `scrapy dedup`, and `scrapy crawl` with an exit code
+for schedulers."""

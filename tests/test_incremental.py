@@ -1,0 +1,170 @@
+"""Scheduled runs: persistent state, deltas, a site that changes between runs, the lock, crashes.
+
+Live crawls go through the loopback proxy (tests/fixture_server.py), whose pages can change
+between runs: fixtures/changes/ holds the second state of the aggregator's site (a new re-report
+of the WSJ report, seed 004 updated, the category page linking the new article), and seed 003's
+page is gone in it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler.offline import Manifest
+from crawler.state import StateStore
+from tests.conftest import MANIFEST, ROOT, CrawlResult, crawl, read_jsonl, run_scrapy
+from tests.fixture_server import FixtureProxy, Page
+from tests.seeds import SEEDS
+
+CHANGES = Manifest.load(ROOT / "fixtures" / "changes" / "changes.json")
+NEW_ARTICLE = next(p.url for p in CHANGES.pages if "secret-clause-in-moscow" in p.url)
+KILL_POINTS = ["articles:1", "articles:5", "grouped", "snapshot", "delta"]
+
+
+@pytest.fixture
+def site() -> Iterator[FixtureProxy]:
+    with FixtureProxy(MANIFEST) as server:
+        yield server
+
+
+def change(site: FixtureProxy) -> None:
+    """The second state of the sites."""
+    for page in CHANGES.pages:
+        site.changes[page.url] = Page(page.path.read_bytes(), page.status, page.headers)
+    site.changes[SEEDS["003"]["url"]] = None
+
+
+def live(site: FixtureProxy, out: Path, *settings: str) -> CrawlResult:
+    env = {"SCRAPY_PROJECT": "live", "https_proxy": site.url, "http_proxy": site.url}
+    return crawl("all", out, "DOWNLOAD_DELAY=0", "AUTOTHROTTLE_ENABLED=0", *settings, env=env)
+
+
+def deltas(out: Path) -> dict[str, list[dict[str, Any]]]:
+    runs = sorted((out / "runs").iterdir()) if (out / "runs").exists() else []
+    return {run.name: read_jsonl(run / "articles.jsonl") for run in runs}
+
+
+def comparable(articles: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {a["url"]: {k: v for k, v in a.items() if k != "fetched_at"} for a in articles}
+
+
+def test_a_second_run_of_an_unchanged_site_changes_nothing(site: FixtureProxy, tmp_path) -> None:
+    first = live(site, tmp_path)
+    assert first.returncode == 0, first.log[-2000:]
+    snapshot = {n: (tmp_path / n).read_bytes() for n in ("articles.jsonl", "clusters.jsonl")}
+    asked_first = len(site.requests)
+    second = live(site, tmp_path)
+    assert second.returncode == 0, second.log[-2000:]
+    assert {n: (tmp_path / n).read_bytes() for n in snapshot} == snapshot  # byte for byte
+    runs = deltas(tmp_path)
+    assert len(runs) == 2
+    first_delta, second_delta = runs.values()
+    assert len(first_delta) == 7 and second_delta == []
+    assert second.stats["news/skipped/not_modified"] > 0  # 304s from ETag / Last-Modified
+    assert second.stats["news/skipped/unchanged"] > 0  # same body hash, no validators
+    assert "news/articles/new" not in second.stats and "news/articles/updated" not in second.stats
+    assert len(site.requests) - asked_first < asked_first / 2
+
+
+def test_a_changed_site_gives_a_delta_and_keeps_cluster_ids(site: FixtureProxy, tmp_path) -> None:
+    first = live(site, tmp_path)
+    assert first.returncode == 0, first.log[-2000:]
+    change(site)
+    second = live(site, tmp_path)
+    assert second.returncode == 0, second.log[-2000:]
+
+    delta = list(deltas(tmp_path).values())[-1]
+    assert {a["url"] for a in delta} == {NEW_ARTICLE, SEEDS["004"]["url"]}
+    before, after = first.by_url(), second.by_url()
+    # the new re-report joins yesterday's WSJ cluster, under the same id
+    wsj = before[SEEDS["001"]["url"]]["cluster_id"]
+    assert after[NEW_ARTICLE]["cluster_id"] == wsj
+    assert after[NEW_ARTICLE]["relation"] == "rewrite"
+    # the updated article is updated, not duplicated, and keeps its cluster
+    updated = after[SEEDS["004"]["url"]]
+    assert "Update: South Korea's intelligence service" in updated["text"]
+    assert updated["cluster_id"] == before[SEEDS["004"]["url"]]["cluster_id"]
+    assert second.stats["news/articles/new"] == 1 and second.stats["news/articles/updated"] == 1
+    # the removed article stays in the feed: it was published
+    assert SEEDS["003"]["url"] in after
+    assert all(after[url]["cluster_id"] == a["cluster_id"] for url, a in before.items())
+    wsj_line = next(c for c in read_jsonl(tmp_path / "clusters.jsonl") if c["id"] == wsj)
+    assert NEW_ARTICLE in {m["url"] for m in wsj_line["members"]}
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_a_run_killed_at_any_moment_loses_nothing(
+    site: FixtureProxy, tmp_path: Path, point: str
+) -> None:
+    reference = live(site, tmp_path / "reference")
+    killed = live(site, tmp_path / "run", f"NEWS_FAULT_KILL_AT={point}")
+    assert killed.returncode == -9, killed.log[-2000:]
+    with sqlite3.connect(tmp_path / "run" / "state" / "state.sqlite3") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    again = live(site, tmp_path / "run")
+    assert again.returncode == 0, again.log[-2000:]
+    urls = [a["url"] for a in again.articles]
+    assert len(urls) == len(set(urls))  # none twice
+    assert comparable(again.articles) == comparable(reference.articles)  # none lost
+    published = {a["url"] for run in deltas(tmp_path / "run").values() for a in run}
+    assert published == set(urls)  # every article reached a delta, at least once
+
+
+def test_a_run_killed_while_the_site_changed_catches_up(site: FixtureProxy, tmp_path) -> None:
+    live(site, tmp_path)
+    change(site)
+    killed = live(site, tmp_path, "NEWS_FAULT_KILL_AT=articles:1")
+    assert killed.returncode == -9
+    again = live(site, tmp_path)
+    assert again.returncode == 0, again.log[-2000:]
+    after = again.by_url()
+    assert NEW_ARTICLE in after and "Update:" in after[SEEDS["004"]["url"]]["text"]
+    published = [a["url"] for run in list(deltas(tmp_path).values())[1:] for a in run]
+    assert set(published) == {NEW_ARTICLE, SEEDS["004"]["url"]}
+
+
+def test_a_run_finding_the_state_held_exits_with_a_clear_message(tmp_path: Path) -> None:
+    holder = StateStore(tmp_path / "state")
+    holder.acquire()
+    try:
+        proc = run_scrapy(
+            "crawl",
+            "all",
+            "-s",
+            f"NEWS_STATE_DIR={tmp_path / 'state'}",
+            "-s",
+            f"NEWS_OUTPUT_DIR={tmp_path}",
+        )
+    finally:
+        holder.close()
+    assert proc.returncode == 75
+    errors = [line for line in proc.stderr.splitlines() if " ERROR: " in line]
+    assert len(errors) == 1 and "another run holds" in errors[0] and "not starting" in errors[0]
+    assert not (tmp_path / "articles.jsonl").exists()
+
+
+def test_reset_starts_from_empty_state(tmp_path: Path) -> None:
+    first = crawl("all", tmp_path)
+    second = crawl("all", tmp_path)
+    fresh = crawl("all", tmp_path, "NEWS_STATE_RESET=1")
+    assert [r.stats.get("news/delta/articles") for r in (first, second, fresh)] == [7, 0, 7]
+    assert comparable(fresh.articles) == comparable(first.articles)
+
+
+def test_state_records_runs_and_grouping_parameters(tmp_path: Path) -> None:
+    crawl("all", tmp_path)
+    store = StateStore(tmp_path / "state")
+    try:
+        runs = store.db.execute("SELECT reason, delta_written FROM runs").fetchall()
+        assert runs == [("finished", 1)]
+        signature = json.loads(store.meta("signature") or "{}")
+        assert signature["num_perm"] == 128 and signature["permutation_scheme"] == "affine32"
+        assert store.article_count() == 7
+    finally:
+        store.close()
