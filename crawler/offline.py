@@ -6,9 +6,10 @@ charset fix), the spider, the pipelines and the feed export — runs exactly as 
 Spiders cannot tell the two modes apart. `OfflineAddon` installs the handler when `NEWS_OFFLINE`
 is on; it is on in `settings.base` and off in `settings.live`.
 
-Saved pages are listed in a manifest (`fixtures/manifest.json`): URL -> file, status, headers. A
-URL that is not in the manifest is reported as missing (one log line, `offline/missing` stat) and
-the crawl goes on.
+Saved pages are listed in a manifest (`fixtures/manifest.json`): URL -> file, status, headers.
+With NEWS_REPLAY_WARC set, they come from WARC files recorded by an earlier crawl instead
+(`crawler.warc`). A URL with no saved copy is reported as missing (one log line,
+`offline/missing` stat) and the crawl goes on.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from scrapy.responsetypes import responsetypes
 from scrapy.utils.asyncio import run_in_thread
 
 from crawler.urls import clean_url
+from crawler.warc import WarcArchive
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -45,6 +47,9 @@ class SavedPage:
     headers: dict[str, str] = field(default_factory=dict)
     origin: str = "synthetic"
     note: str = ""
+
+    def read(self) -> bytes:
+        return self.path.read_bytes()
 
 
 class Manifest:
@@ -91,14 +96,19 @@ class FixtureDownloadHandler(BaseDownloadHandler):
 
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)
+        warc = crawler.settings.get("NEWS_REPLAY_WARC")
         manifest_path = crawler.settings.get("NEWS_FIXTURES_MANIFEST")
-        if not manifest_path:
-            raise NotConfigured("NEWS_FIXTURES_MANIFEST is not set")
-        self.manifest = Manifest.load(manifest_path)
+        self.source: Manifest | WarcArchive
+        if warc:
+            self.source = WarcArchive(warc)
+        elif manifest_path:
+            self.source = Manifest.load(manifest_path)
+        else:
+            raise NotConfigured("neither NEWS_REPLAY_WARC nor NEWS_FIXTURES_MANIFEST is set")
         self.stats = crawler.stats
 
     async def download_request(self, request: Request) -> Response:
-        saved = self.manifest.get(request.url)
+        saved = self.source.get(request.url)
         if saved is None:
             assert self.stats is not None
             self.stats.inc_value("offline/missing")
@@ -117,7 +127,7 @@ class FixtureDownloadHandler(BaseDownloadHandler):
             return responsetypes.from_args(headers=headers, url=request.url)(
                 url=request.url, status=304, headers=headers, body=b"", request=request
             )
-        body = await run_in_thread(saved.path.read_bytes)
+        body = await run_in_thread(saved.read)
         flags = []
         declared = saved.headers.get("Content-Length")
         if declared is not None and int(declared) > len(body):
@@ -163,6 +173,6 @@ class OfflineAddon:
         handlers.update({"http": handler, "https": handler})
         settings.set("DOWNLOAD_HANDLERS", handlers, priority="addon")
         logger.info(
-            "Offline mode: pages come from %(manifest)s, not the network",
-            {"manifest": settings.get("NEWS_FIXTURES_MANIFEST")},
+            "Offline mode: pages come from %(source)s, not the network",
+            {"source": settings.get("NEWS_REPLAY_WARC") or settings.get("NEWS_FIXTURES_MANIFEST")},
         )

@@ -18,6 +18,9 @@ COMMANDS_MODULE = "crawler.commands"
 NEWS_OFFLINE = True
 NEWS_FIXTURES_MANIFEST = str(PROJECT_ROOT / "fixtures" / "manifest.json")
 ADDONS = {"crawler.offline.OfflineAddon": 0}
+# Offline from a WARC instead of the fixtures: a .warc(.gz) file or a folder of them, recorded by
+# an earlier crawl with NEWS_WARC_DIR set.
+NEWS_REPLAY_WARC = None
 
 # --- identity and politeness (profiles tighten these for live crawls) -------------------------
 NEWS_CONTACT_URL = "https://example.org/syndication-crawler"  # set to a page that says who you are
@@ -46,8 +49,10 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "crawler.extensions.StateExtension": 100,
+    "crawler.warc.WarcRecorder": 200,  # on when NEWS_WARC_DIR is set
     "crawler.extensions.RunSummary": 500,
 }
+NEWS_WARC_DIR = None  # e.g. "warc": record every response received to <dir>/<run>.warc.gz
 LOG_FORMATTER = "crawler.logformatter.NewsLogFormatter"
 LOG_LEVEL = "INFO"
 

@@ -168,3 +168,25 @@ def test_state_records_runs_and_grouping_parameters(tmp_path: Path) -> None:
         assert store.article_count() == 7
     finally:
         store.close()
+
+
+def test_a_live_crawl_recorded_to_warc_replays_offline(site: FixtureProxy, tmp_path: Path) -> None:
+    recorded = live(site, tmp_path / "live", f"NEWS_WARC_DIR={tmp_path / 'warc'}")
+    assert recorded.returncode == 0, recorded.log[-2000:]
+    assert recorded.stats["news/warc/records"] == recorded.stats["downloader/response_count"]
+    # offline, from the WARC, with other settings: a stricter duplicate threshold
+    replayed = crawl(
+        "all",
+        tmp_path / "replay",
+        f"NEWS_REPLAY_WARC={tmp_path / 'warc'}",
+        "NEWS_GROUP_DUPLICATE_CONTAINMENT=0.99",
+    )
+    assert replayed.returncode == 0, replayed.log[-2000:]
+    assert "pages come from" in replayed.log and "warc" in replayed.log
+    assert set(replayed.by_url()) == set(recorded.by_url())
+    for url, article in recorded.by_url().items():
+        assert replayed.by_url()[url]["text"] == article["text"]
+    # the cut-short copy of 003 no longer counts as its duplicate at 0.99 containment
+    cut = next(u for u in recorded.by_url() if "2024/11/02" in u)
+    assert recorded.by_url()[cut]["relation"] == "duplicate"
+    assert replayed.by_url()[cut]["relation"] != "duplicate"
