@@ -270,6 +270,19 @@ class StateStore:
                 rows += self.db.execute(f"{query} WHERE url IN ({marks})", chunk).fetchall()
         return [{**json.loads(data), "cited_source": source} for data, source in rows]
 
+    def feed(self) -> Iterator[dict[str, Any]]:
+        """Every stored article as the feed shows it, oldest first, streamed (not all held)."""
+        rows = self.db.execute("SELECT data FROM articles ORDER BY COALESCE(published, '~'), url")
+        for (data,) in rows:
+            yield json.loads(data)
+
+    def grouping_rows(self) -> list[dict[str, Any]]:
+        """What cluster summaries need of every article, without its text."""
+        fields = ("url", "outlet", "title", "published", "cluster_id", "relation", "similarity")
+        columns = ", ".join(f"json_extract(data, '$.{f}')" for f in fields)
+        rows = self.db.execute(f"SELECT {columns}, cited_source FROM articles")
+        return [dict(zip((*fields, "cited_source"), row, strict=True)) for row in rows]
+
     def article_count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
 

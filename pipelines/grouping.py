@@ -17,6 +17,7 @@ The logic is in plain classes (`pipelines.group`, `pipelines.export`, `crawler.s
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import asdict
@@ -97,11 +98,10 @@ class GroupingPipeline:
         self.stats.set_value("news/grouping/seconds", round(time.perf_counter() - started, 4))
         kill_if(self.state.kill_at, "grouped")
 
-        rows = store.articles()
+        rows = store.grouping_rows()
         clusters = cluster_summaries(rows)
-        ordered = sorted(rows, key=lambda a: (a.get("published") or "~", a["url"]))
         paths = self.writer.write(
-            ordered,
+            store.feed(),
             clusters,
             {"options": asdict(self.options), "signature": self.options.signature_parameters()},
         )
@@ -141,7 +141,17 @@ class GroupingPipeline:
         if not pending:
             return 0
         grouper = Grouper(self.options)
-        grouper.restore(store.versions(since=self._index_start(pending)))
+        stored = json.loads(store.meta("signature") or "{}")
+        current = self.options.signature_parameters()
+        if stored.get("term_hash", current["term_hash"]) != current["term_hash"]:
+            # Terms hashed another way cannot be compared with today's: start a new index
+            # (stored articles keep their clusters; new versions cannot join them).
+            logger.warning(
+                "The stored grouping index hashes terms as %(old)s, not %(new)s; not restored",
+                {"old": stored["term_hash"], "new": current["term_hash"]},
+            )
+        else:
+            grouper.restore(store.versions(since=self._index_start(pending)))
         new = [
             (a["url"], a) for a in pending if a["url"] not in grouper and not a.get("cluster_id")
         ]
