@@ -64,12 +64,12 @@ class StatePipeline:
             )
             if item.word_count <= seen:
                 raise DropItem("same_url (a shorter variant of an article of this run)")
-        elif self.state.store.content_hash(item.url) == item.content_hash:
-            self.stats.inc_value("news/articles/unchanged")
-            raise DropItem("unchanged since the last run", log_level="DEBUG")
         else:
-            known = self.state.store.content_hash(item.url) is not None
-            self.stats.inc_value("news/articles/updated" if known else "news/articles/new")
+            stored = self.state.store.content_hash(item.url)
+            if stored == item.content_hash:
+                self.stats.inc_value("news/articles/unchanged")
+                raise DropItem("unchanged since the last run", log_level="DEBUG")
+            self.stats.inc_value("news/articles/updated" if stored else "news/articles/new")
         self.state.store.save_article(asdict(item))
         self.saved[item.url] = item.word_count
         kill_if(self.state.kill_at, f"articles:{len(self.saved)}")
