@@ -17,36 +17,22 @@ from typing import TYPE_CHECKING, Any, TextIO
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from crawler import outlets
+
 if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
 
-# stats key prefix -> label prefix for skip reasons
-_SKIP_SOURCES = (
-    ("news/skipped/", ""),
-    ("httperror/response_ignored_status_count/", "HTTP "),
-)
-_SKIP_SINGLE = {
-    "offline/missing": "not saved (offline)",
-    "robotstxt/forbidden": "forbidden by robots.txt",
-    "offsite/filtered": "offsite link",
-}
 
-
-def skipped_by_reason(stats: dict[str, Any]) -> dict[str, int]:
-    reasons: dict[str, int] = {}
-    for key, value in stats.items():
-        for prefix, label in _SKIP_SOURCES:
-            if key.startswith(prefix):
-                reasons[label + key[len(prefix) :]] = int(value)
-        if key in _SKIP_SINGLE:
-            reasons[_SKIP_SINGLE[key]] = int(value)
-    return dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+def counts(stats: dict[str, Any], prefix: str) -> dict[str, int]:
+    """{rest of key: value} of the stats under `prefix`, largest first."""
+    found = {k[len(prefix) :]: int(v) for k, v in stats.items() if k.startswith(prefix)}
+    return dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def format_summary(stats: dict[str, Any], title: str) -> str:
-    reasons = skipped_by_reason(stats)
-    rows = [
+    skipped, errors = counts(stats, "news/skipped/"), counts(stats, "news/errors/")
+    rows: list[tuple[str, Any]] = [
         ("pages fetched", stats.get("downloader/response_count", 0)),
         ("listing pages read", stats.get("news/pages/listing", 0)),
         ("articles new or changed", stats.get("news/delta/articles", 0)),
@@ -54,13 +40,37 @@ def format_summary(stats: dict[str, Any], title: str) -> str:
         ("syndication clusters", stats.get("news/grouping/clusters", 0)),
         ("  rewrites", stats.get("news/grouping/rewrites", 0)),
         ("  duplicates", stats.get("news/grouping/duplicates", 0)),
-        ("pages skipped", sum(reasons.values())),
+        ("pages skipped", sum(skipped.values())),
     ]
-    rows += [(f"  {reason}", count) for reason, count in reasons.items()]
+    rows += [(f"  {reason}", count) for reason, count in skipped.items()]
+    rows.append(("errors", sum(errors.values())))
+    rows += [(f"  {kind}", count) for kind, count in errors.items()]
+    rows.append(("retries", stats.get("retry/count", 0)))
     rows.append(("time taken", f"{stats.get('elapsed_time_seconds', 0.0):.1f} s"))
     width = max(len(label) for label, _ in rows)
     lines = [title] + [f"  {label.ljust(width)}  {value:>6}" for label, value in rows]
+    names = sorted({k.split("/")[2] for k in stats if k.startswith("news/outlet/")})
+    if names:
+        lines.append("  by outlet:")
+        lines += [f"    {outlet_line(stats, name)}" for name in names]
     return "\n".join(lines)
+
+
+def outlet_line(stats: dict[str, Any], outlet: str) -> str:
+    """One outlet's run in one line: pages fetched, articles found and exported, pages skipped
+    by reason, errors by kind, retries."""
+    p = f"news/outlet/{outlet}/"
+    parts = [
+        f"{stats.get(p + 'fetched', 0)} fetched",
+        f"{stats.get(p + 'extracted', 0)} articles found",
+        f"{stats.get(p + 'exported', 0)} exported",
+    ]
+    for heading in ("skipped", "errors"):
+        found = counts(stats, f"{p}{heading}/")
+        if found:
+            parts.append(f"{heading}: " + ", ".join(f"{k} {v}" for k, v in found.items()))
+    parts.append(f"{stats.get(p + 'retries', 0)} retries")
+    return f"{outlet}: " + "; ".join(parts)
 
 
 class RunSummary:
@@ -70,6 +80,24 @@ class RunSummary:
         self._title: str | None = None
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
+        crawler.signals.connect(self.response_received, signal=signals.response_received)
+        crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
+
+    # per-outlet counters: news/outlet/<outlet>/...
+    def response_received(self, response: Any, request: Any) -> None:
+        self._count(response.url, "fetched")
+
+    def item_scraped(self, item: Any) -> None:
+        self._count(getattr(item, "url", ""), "exported")
+
+    def item_dropped(self, item: Any, exception: BaseException) -> None:
+        reason = str(exception).split(" ", 1)[0] or "dropped"
+        self._count(getattr(item, "url", ""), f"skipped/{reason}")
+
+    def _count(self, url: str, what: str) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(f"news/outlet/{outlets.name_for(url)}/{what}")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunSummary:

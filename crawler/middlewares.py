@@ -6,12 +6,13 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING
 
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import NotConfigured
 from scrapy.http import HtmlResponse
 
 from crawler import outlets
 from crawler.encoding import declared_encoding, guess_encoding
 from crawler.extensions import StateExtension
+from crawler.failures import Skip
 from crawler.state import utc_now
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class UndeclaredCharsetMiddleware:
 
     def __init__(self, stats: StatsCollector):
         self.stats = stats
+        self._told: set[str] = set()  # hosts already logged at INFO
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> UndeclaredCharsetMiddleware:
@@ -51,9 +53,19 @@ class UndeclaredCharsetMiddleware:
         if how == "valid UTF-8":
             return response  # what Scrapy picks as well
         self.stats.inc_value("news/charset/undeclared")
-        logger.info(
-            "%(url)s declares no charset and is not UTF-8; decoding it as %(encoding)s (%(how)s)",
-            {"url": response.url, "encoding": encoding, "how": how},
+        host = response.url.split("/")[2]
+        level = logging.DEBUG if host in self._told else logging.INFO
+        self._told.add(host)
+        logger.log(
+            level,
+            "%(url)s declares no charset and is not UTF-8; decoding it as %(encoding)s (%(how)s)"
+            "%(more)s",
+            {
+                "url": response.url,
+                "encoding": encoding,
+                "how": how,
+                "more": "" if level == logging.DEBUG else "; other pages of the site: DEBUG",
+            },
         )
         return response.replace(encoding=encoding)
 
@@ -64,10 +76,10 @@ class ConditionalGetMiddleware:
     A request for a URL fetched before carries If-None-Match / If-Modified-Since with the
     validators the server gave then; a 304 answer, or a 200 whose body hashes the same as last
     time (for servers without validators), ends the request there (`news/skipped/not_modified`,
-    `news/skipped/unchanged`): an unchanged article is not extracted again, an unchanged listing
-    or feed is not parsed again. robots.txt is always fetched whole. What each fetch saw is
-    recorded in the state (StateExtension). Sits below HttpCompressionMiddleware (590), so the
-    hash is of the decompressed body.
+    `news/skipped/unchanged`, logged at DEBUG): an unchanged article is not extracted again, an
+    unchanged listing or feed is not parsed again. robots.txt is always fetched whole. What each
+    fetch saw is recorded in the state (StateExtension). Sits below HttpCompressionMiddleware
+    (590), so the hash is of the decompressed body.
     """
 
     def __init__(self, state: StateExtension, stats: StatsCollector):
@@ -104,8 +116,7 @@ class ConditionalGetMiddleware:
                 self.state.record_fetch(
                     request.url, 200, known.etag, known.last_modified, known.body_hash, fetched_at
                 )
-            self.stats.inc_value("news/skipped/not_modified")
-            raise IgnoreRequest(f"not modified since the last run: {request.url}")
+            raise Skip("not_modified", "not modified since the last run", logging.DEBUG)
         if response.status != 200:
             self.state.record_fetch(response.url, response.status, None, None, None, fetched_at)
             return response
@@ -119,8 +130,7 @@ class ConditionalGetMiddleware:
             fetched_at,
         )
         if request.meta.get("news_known_hash") == body_hash:
-            self.stats.inc_value("news/skipped/unchanged")
-            raise IgnoreRequest(f"unchanged since the last run: {request.url}")
+            raise Skip("unchanged", "unchanged since the last run", logging.DEBUG)
         return response
 
 

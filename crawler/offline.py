@@ -8,8 +8,8 @@ is on; it is on in `settings.base` and off in `settings.live`.
 
 Saved pages are listed in a manifest (`fixtures/manifest.json`): URL -> file, status, headers.
 With NEWS_REPLAY_WARC set, they come from WARC files recorded by an earlier crawl instead
-(`crawler.warc`). A URL with no saved copy is reported as missing (one log line,
-`offline/missing` stat) and the crawl goes on.
+(`crawler.warc`). A URL with no saved copy is reported as missing (one log line from
+the spider's errback, `offline/missing` and `news/skipped/not_saved` stats) and the crawl goes on.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy.core.downloader.handlers.base import BaseDownloadHandler
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import NotConfigured
 from scrapy.http import Headers
 from scrapy.responsetypes import responsetypes
 from scrapy.utils.asyncio import run_in_thread
 
+from crawler.failures import Skip
 from crawler.urls import clean_url
 from crawler.warc import WarcArchive
 
@@ -112,11 +113,7 @@ class FixtureDownloadHandler(BaseDownloadHandler):
         if saved is None:
             assert self.stats is not None
             self.stats.inc_value("offline/missing")
-            logger.info(
-                "Offline: no saved copy of %(url)s (linked from %(referer)s), skipped",
-                {"url": request.url, "referer": _referer(request)},
-            )
-            raise IgnoreRequest(f"no saved copy of {request.url}")
+            raise Skip("not_saved", f"offline, and not saved (linked from {_referer(request)})")
         headers = Headers(saved.headers)
         asked = {
             name: value.decode("latin-1")

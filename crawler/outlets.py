@@ -51,6 +51,12 @@ class Outlet:
     exclude_patterns: tuple[str, ...] = ()
     pagination_patterns: tuple[str, ...] = ()  # links on a listing page to its further pages
     max_listing_pages: int = 5  # per listing start point, the start page included
+    max_pages: int | None = 500  # requests to the outlet per run (robots.txt not counted)
+    # (pattern, replacement) applied to discovered URLs before anything else: AMP and other
+    # variants of an article's URL become the article's URL, so it is fetched once
+    url_rewrites: tuple[tuple[str, str], ...] = ()
+    delay: float | None = None  # seconds between requests to the outlet (live); None: default
+    concurrency: int | None = None  # requests in parallel to the outlet (live); None: default
     cleanup: Cleanup = field(default_factory=Cleanup)
     # Charset assumed for a page that declares none (no HTTP charset, no <meta charset>, no BOM)
     # and is not valid UTF-8: what a browser configured for the outlet's audience would assume.
@@ -95,6 +101,15 @@ class Outlet:
         return self.owns(url) and (
             not self._follow_res or any(r.search(url) for r in self._follow_res)
         )
+
+    @cached_property
+    def _rewrite_res(self) -> tuple[tuple[re.Pattern[str], str], ...]:
+        return tuple((re.compile(p), r) for p, r in self.url_rewrites)
+
+    def rewrite(self, url: str) -> str:
+        for pattern, replacement in self._rewrite_res:
+            url = pattern.sub(replacement, url)
+        return url
 
     def is_pagination_url(self, url: str) -> bool:
         return self.owns(url) and any(r.search(url) for r in self._pagination_res)
@@ -151,10 +166,12 @@ OUTLETS: tuple[Outlet, ...] = (
         feeds=("https://newsukraine.rbc.ua/static/rss/newsukraine.rbc.ua.en.rss.xml",),
         listings=("https://newsukraine.rbc.ua/news",),
         article_patterns=(
-            r"^https://newsukraine\.rbc\.ua/(?:amp/)?(?:news|analytics|articles)/[a-z0-9-]+-\d{9,}"
+            r"^https://newsukraine\.rbc\.ua/(?:news|analytics|articles)/[a-z0-9-]+-\d{9,}"
             r"\.html$",
         ),
         pagination_patterns=(r"^https://newsukraine\.rbc\.ua/news/page-\d+$",),
+        # the AMP edition mirrors every article under /amp/
+        url_rewrites=((r"^(https://newsukraine\.rbc\.ua)/amp/", r"\1/"),),
     ),
     Outlet(
         name="news_aggregator",
@@ -186,6 +203,12 @@ def get(name: str) -> Outlet:
         return _BY_NAME[name]
     except KeyError:
         raise KeyError(f"unknown outlet {name!r}; known: {', '.join(_BY_NAME)}") from None
+
+
+def name_for(url: str) -> str:
+    """The name of the outlet that owns `url`, or "other": the key of per-outlet stats."""
+    outlet = for_url(url)
+    return outlet.name if outlet else "other"
 
 
 def for_url(url: str, outlets: tuple[Outlet, ...] = OUTLETS) -> Outlet | None:

@@ -8,7 +8,7 @@ w3lib, so Scrapy's duplicate filter sees one request and the feed shows one `url
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from w3lib.url import canonicalize_url, url_query_cleaner
 
@@ -34,3 +34,21 @@ def clean_url(url: str) -> str:
     if drop:
         url = url_query_cleaner(url, drop, remove=True, keep_fragments=True)
     return canonicalize_url(url)
+
+
+_CANONICAL = re.compile(
+    rb"""<link[^>]{0,200}?rel=["']?canonical["']?[^>]{0,200}?href=["']?([^"' >]+)""", re.IGNORECASE
+)
+
+
+def canonical_link(body: bytes, base_url: str | None = None) -> str | None:
+    """The page's <link rel=canonical> target, found in its first 256 KiB without parsing it
+    (absolute when `base_url` is given), or None."""
+    match = _CANONICAL.search(body[:262_144])
+    if not match:
+        return None
+    href = match.group(1).decode("utf-8", "replace")
+    try:
+        return urljoin(base_url, href) if base_url else href
+    except ValueError:
+        return None

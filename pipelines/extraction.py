@@ -67,6 +67,7 @@ class ExtractionPipeline:
         if outcome.article is None:
             self._skip(outcome.reason or "error", outcome.detail)
         self.stats.inc_value("news/articles/extracted")
+        self.stats.inc_value(f"news/outlet/{item.outlet}/extracted")
         return Article(**outcome.article)
 
     def _skip(self, reason: str, detail: str) -> NoReturn:

@@ -17,14 +17,15 @@ COMMANDS_MODULE = "crawler.commands"
 # On: http(s) responses come from the saved pages listed in the manifest (crawler.offline).
 NEWS_OFFLINE = True
 NEWS_FIXTURES_MANIFEST = str(PROJECT_ROOT / "fixtures" / "manifest.json")
-ADDONS = {"crawler.offline.OfflineAddon": 0}
+ADDONS = {"crawler.offline.OfflineAddon": 0, "crawler.addons.IdentityAddon": 10}
 # Offline from a WARC instead of the fixtures: a .warc(.gz) file or a folder of them, recorded by
 # an earlier crawl with NEWS_WARC_DIR set.
 NEWS_REPLAY_WARC = None
 
 # --- identity and politeness (profiles tighten these for live crawls) -------------------------
-NEWS_CONTACT_URL = "https://example.org/syndication-crawler"  # set to a page that says who you are
-USER_AGENT = f"syndication-crawler/0.1 (+{NEWS_CONTACT_URL})"
+# The user agent is "syndication-crawler/0.1 (+NEWS_CONTACT_URL)" (crawler.addons.IdentityAddon):
+# set NEWS_CONTACT_URL to a page that says who runs the crawl and how to reach you.
+NEWS_CONTACT_URL = "https://example.org/syndication-crawler"
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
@@ -36,12 +37,29 @@ DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 # skips it as truncated with one clear line, instead of the download failing with retries.
 DOWNLOAD_FAIL_ON_DATALOSS = False
 RETRY_TIMES = 2
+NEWS_RETRY_BACKOFF = 0.0  # seconds before the first retry, doubled at each (live: 1.0)
+NEWS_RETRY_AFTER_MAX = 60.0  # longest Retry-After honoured; a longer one gives the page up
+NEWS_ALLOW_LOOPBACK = False  # tests only: let requests reach 127.0.0.1
+NEWS_MAX_AGE_DAYS = None  # e.g. 7: only articles published in the last 7 days
+NEWS_NOW = None  # the time NEWS_MAX_AGE_DAYS counts back from (ISO 8601); None: now
 
 DOWNLOADER_MIDDLEWARES = {
+    # after OffsiteMiddleware (50), before RobotsTxtMiddleware (100): robots.txt requests too
+    "crawler.live.PrivateAddressMiddleware": 60,
+    "crawler.live.PageLimitMiddleware": 70,
+    "crawler.live.CanonicalMiddleware": 75,
+    # Scrapy's retries, with backoff and Retry-After
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.live.BackoffRetryMiddleware": 550,
     # below HttpCompressionMiddleware (590): they see decompressed bodies
     "crawler.middlewares.UndeclaredCharsetMiddleware": 580,
     "crawler.middlewares.ConditionalGetMiddleware": 570,
 }
+SPIDER_MIDDLEWARES = {
+    "crawler.spiders.base.ErrbackMiddleware": 50,
+}
+# A request that comes to nothing is logged once, by the spider's errback.
+RETRY_GIVE_UP_LOG_LEVEL = "DEBUG"
 ITEM_PIPELINES = {
     "pipelines.extraction.ExtractionPipeline": 100,
     "pipelines.state.StatePipeline": 300,

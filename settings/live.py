@@ -1,12 +1,25 @@
 """Live crawling of the real outlets: offline mode off, polite defaults on.
 
 Use with `SCRAPY_PROJECT=live scrapy crawl all` (scrapy.cfg maps `live` to this module). Set
-NEWS_CONTACT_URL (and so USER_AGENT) to a page that says who runs the crawl.
+NEWS_CONTACT_URL (it goes into the user agent) to a page that says who runs the crawl.
 """
 
+from crawler.outlets import OUTLETS
 from settings.base import *  # noqa: F403
 
 NEWS_OFFLINE = False
+NEWS_RETRY_BACKOFF = 1.0
+# Per-outlet politeness from the registry (Outlet.delay, Outlet.concurrency)
+DOWNLOAD_SLOTS = {
+    domain: {
+        k: v
+        for k, v in (("delay", outlet.delay), ("concurrency", outlet.concurrency))
+        if v is not None
+    }
+    for outlet in OUTLETS
+    for domain in outlet.domains
+    if outlet.delay is not None or outlet.concurrency is not None
+}
 
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 2.0

@@ -39,6 +39,4 @@ def test_live_crawl_matches_the_offline_crawl(tmp_path: Path, offline_crawl: Cra
     assert live.stats["news/skipped/truncated"] == 1
     # pages that are not saved are 404s from the server instead of offline misses
     assert "offline/missing" not in live.stats
-    assert live.stats["httperror/response_ignored_status_count/404"] == (
-        offline_crawl.stats["offline/missing"] + 1
-    )
+    assert live.stats["news/errors/http_404"] == (offline_crawl.stats["offline/missing"] + 1)

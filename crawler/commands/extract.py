@@ -13,7 +13,6 @@ import argparse
 import gzip
 import json
 import logging
-import re
 import sys
 import time
 import zlib
@@ -30,6 +29,7 @@ from scrapy.utils.log import configure_logging
 from crawler import outlets
 from crawler.encoding import decode_html
 from crawler.items import ARTICLE_FIELDS
+from crawler.urls import canonical_link
 from pipelines.extract.bounded import BoundedExtractor
 from pipelines.extract.core import Outcome
 from pipelines.extraction import options_from_settings
@@ -45,9 +45,6 @@ _BINARY_MAGIC = {
     b"PK\x03\x04": "a ZIP archive",
     b"\x1f\x8b": "gzip data",
 }
-_CANONICAL = re.compile(
-    rb"""<link[^>]{0,200}?rel=["']?canonical["']?[^>]{0,200}?href=["']?([^"' >]+)""", re.I
-)
 
 
 class SkipFile(Exception):
@@ -189,8 +186,8 @@ def decode_page(raw: bytes) -> str:
     head = raw[:8192]
     if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
         raise SkipFile("not_html", "binary data (NUL bytes), not HTML")
-    match = _CANONICAL.search(raw[:262144])
-    outlet = outlets.for_url(match.group(1).decode("latin-1")) if match else None
+    canonical = canonical_link(raw)
+    outlet = outlets.for_url(canonical) if canonical else None
     text, _, _ = decode_html(raw, None, outlet.default_encoding if outlet else None)
     return text
 

@@ -1,0 +1,93 @@
+"""Why a request came to nothing, as one short kind, a message and a log level.
+
+The spider's errback (crawler.spiders.base) receives every failed request: HTTP errors that
+survived the retries, download errors (timeouts, resets, cut connections, oversized bodies)
+and requests that a middleware ended (robots.txt, offsite, redirect loops, private addresses,
+decompression bombs, page limits, unchanged pages). It logs one line per page and counts it
+under one of two headings, overall and per outlet:
+
+- `news/skipped/<kind>`: the crawler chose not to fetch the page (robots.txt, offsite, private
+  address, page limit, already fetched, unchanged, not saved offline);
+- `news/errors/<kind>`: the page could not be had (HTTP errors after the retries, timeouts,
+  resets, truncated or oversized bodies, redirect loops, decompression bombs).
+
+Our own middlewares raise `Skip`, which carries its kind; Scrapy's exceptions are recognised
+by type or message.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import NamedTuple
+
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
+from scrapy.spidermiddlewares.httperror import HttpError
+
+
+class Skip(IgnoreRequest):
+    """IgnoreRequest that says why: `kind` names the reason in stats and logs; `error` says
+    whether it counts as an error (the page could not be had) or as a skip (a choice)."""
+
+    def __init__(self, kind: str, message: str, level: int = logging.INFO, *, error: bool = False):
+        super().__init__(message)
+        self.kind = kind
+        self.level = level
+        self.error = error
+
+
+class Outcome(NamedTuple):
+    kind: str
+    message: str
+    level: int
+    error: bool
+
+    @property
+    def heading(self) -> str:
+        """The stats heading: `errors` or `skipped`."""
+        return "errors" if self.error else "skipped"
+
+
+_IGNORED = [  # Scrapy's own IgnoreRequest messages: (pattern, kind, is an error)
+    (re.compile(r"Forbidden by robots\.txt"), "robots_forbidden", False),
+    (re.compile(r"Filtered offsite request"), "offsite", False),
+    (re.compile(r"max redirections reached"), "redirect_loop", True),
+    (re.compile(r"during decompression"), "decompression_bomb", True),
+]
+_ERRORS: list[tuple[type[BaseException], str]] = [
+    (DownloadTimeoutError, "timeout"),
+    (DownloadCancelledError, "too_large"),
+    (DownloadConnectionRefusedError, "connection_refused"),
+    (CannotResolveHostError, "dns"),
+    (ResponseDataLossError, "truncated"),
+    (DownloadFailedError, "connection_failed"),
+]
+
+
+def describe(error: BaseException) -> Outcome:
+    """What became of a failed request: kind, message, log level, error or skip."""
+    if isinstance(error, Skip):
+        return Outcome(error.kind, str(error), error.level, error.error)
+    if isinstance(error, HttpError):
+        status = error.response.status
+        return Outcome(f"http_{status}", f"HTTP {status}", logging.INFO, True)
+    if isinstance(error, IgnoreRequest):
+        message = str(error)
+        for pattern, kind, is_error in _IGNORED:
+            if pattern.search(message):
+                return Outcome(kind, message, logging.INFO, is_error)
+        return Outcome("ignored", message or "ignored", logging.INFO, False)
+    message = f"{type(error).__name__}: {error}"[:300]
+    for cls, kind in _ERRORS:
+        if isinstance(error, cls):
+            return Outcome(kind, message, logging.WARNING, True)
+    name = re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__).lower()
+    return Outcome(name, message, logging.WARNING, True)
