@@ -85,9 +85,52 @@ def describe(error: BaseException) -> Outcome:
             if pattern.search(message):
                 return Outcome(kind, message, logging.INFO, is_error)
         return Outcome("ignored", message or "ignored", logging.INFO, False)
-    message = f"{type(error).__name__}: {error}"[:300]
+    message = _readable(error)
     for cls, kind in _ERRORS:
         if isinstance(error, cls):
             return Outcome(kind, message, logging.WARNING, True)
     name = re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__).lower()
     return Outcome(name, message, logging.WARNING, True)
+
+
+# Scrapy's own warnings for failures the errback reports: demoted to DEBUG, so each failed page
+# has one line at INFO or above (the warn-size warning too: the page's fate is reported either
+# way, by the errback or by the extraction pipeline).
+_REPORTED = re.compile(
+    r"larger than download (?:max|warn) size|during decompression|^Got data loss in "
+    r"|larger than the download warning size"
+)
+_QUIETED_LOGGERS = (
+    "scrapy.core.downloader.handlers.http11",
+    "scrapy.core.downloader.handlers.http2",
+    "scrapy.downloadermiddlewares.httpcompression",
+)
+
+
+def _readable(error: BaseException) -> str:
+    """A download error in one short line: Twisted's failures inside it unwrapped."""
+    text = _FAILURE.sub(r"\1", str(error)).strip("[] ")
+    if not text and isinstance(error, DownloadCancelledError):
+        text = "cancelled: the body passed DOWNLOAD_MAXSIZE"
+    return f"{type(error).__name__}: {text}"[:300] if text else type(error).__name__
+
+
+# "<twisted.python.failure.Failure twisted.internet.error.ConnectionLost: ...>"
+#   -> "ConnectionLost: ..."
+_FAILURE = re.compile(r"<twisted\.python\.failure\.Failure (?:[\w.]+\.)?(\w+: [^>]*)>")
+
+
+class ReportedByErrback(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.DEBUG and _REPORTED.search(record.getMessage()):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+def quiet_duplicate_warnings() -> None:
+    """Install `ReportedByErrback` on the Scrapy loggers that warn about what the errback
+    reports (idempotent)."""
+    for name in _QUIETED_LOGGERS:
+        log = logging.getLogger(name)
+        if not any(isinstance(f, ReportedByErrback) for f in log.filters):
+            log.addFilter(ReportedByErrback())

@@ -8,6 +8,8 @@
   link cannot turn the crawler against the machine's own network. NEWS_ALLOW_LOOPBACK lets
   tests reach 127.0.0.1.
 - `PageLimitMiddleware` stops requesting an outlet's pages past its `max_pages` per run.
+- `RedirectGuardMiddleware` ends, with a reason, a redirect that loops, leads to a private
+  address or leaves the outlets' domains (Scrapy would drop these without a word).
 - `CanonicalMiddleware` fetches one article once: a page whose canonical link names another URL
   of the same outlet marks that URL as fetched, and the outlet's `url_rewrites` (data) turn AMP
   and similar variants into the article's URL before any request.
@@ -24,6 +26,7 @@ import logging
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urljoin, urlsplit
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.exceptions import NotConfigured
@@ -141,17 +144,7 @@ class PrivateAddressMiddleware:
         host = urlparse_cached(request).hostname or ""
         addresses = [host] if _is_ip(host) else await self._resolve(host)
         for address in addresses:
-            ip = ipaddress.ip_address(address)
-            if ip.is_loopback and self.allow_loopback:
-                continue
-            if (
-                ip.is_private
-                or ip.is_loopback
-                or ip.is_link_local
-                or ip.is_reserved
-                or ip.is_multicast
-                or ip.is_unspecified
-            ):
+            if _refused(ipaddress.ip_address(address.strip("[]")), self.allow_loopback):
                 raise Skip("private_address", f"refused: {host} is a private or local address")
 
     async def _resolve(self, host: str) -> list[str]:
@@ -172,6 +165,16 @@ class PrivateAddressMiddleware:
             found = []
         self._resolved[host] = found
         return found
+
+
+def _refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopback: bool) -> bool:
+    """Whether the crawler must not connect to `ip`: private, loopback (unless allowed),
+    link-local, reserved, multicast or unspecified."""
+    if ip.is_loopback:
+        return not allow_loopback
+    return (
+        ip.is_private or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified
+    )
 
 
 def _is_ip(host: str) -> bool:
@@ -218,11 +221,55 @@ class CanonicalMiddleware:
             raise Skip("same_article", "the article was fetched already under another URL")
 
     def process_response(self, request: Request, response: Response) -> Response:
-        if isinstance(response, HtmlResponse) and response.status == 200:
+        # a page cut short proves nothing: it is skipped, and its article must still be fetched
+        if (
+            isinstance(response, HtmlResponse)
+            and response.status == 200
+            and ("dataloss" not in response.flags)
+        ):
             self.fetched.add(clean_url(response.url))
             canonical = canonical_link(response.body, response.url)
             if canonical:
                 owner = outlets.for_url(response.url)
                 if owner is not None and owner.owns(canonical):
                     self.fetched.add(clean_url(canonical))
+        return response
+
+
+class RedirectGuardMiddleware:
+    """Sits above RedirectMiddleware (600), so it sees a 3xx response before it is followed,
+    and ends the request there — with a reason the errback reports — when the redirect leads
+    back into its own chain (a loop), to a private or loopback address, or outside the spider's
+    domains. Scrapy would drop the last two at scheduling time without a word (its offsite check
+    runs on the `request_scheduled` signal, where no errback is called), and the first through
+    its duplicate filter."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.allow_loopback = crawler.settings.getbool("NEWS_ALLOW_LOOPBACK")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RedirectGuardMiddleware:
+        return cls(crawler)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        location = response.headers.get("Location")
+        if not (300 <= response.status < 400) or not location:
+            return response
+        try:
+            target = urljoin(request.url, location.decode("latin-1").strip())
+            host = (urlsplit(target).hostname or "").lower()
+        except ValueError as error:
+            message = f"redirect to a malformed URL {location!r}"
+            raise Skip("malformed_redirect", message, error=True) from error
+        chain = [*request.meta.get("redirect_urls", []), request.url]
+        if target in chain:
+            raise Skip(
+                "redirect_loop", f"redirect loop: {' -> '.join([*chain, target])}", error=True
+            )
+        if _is_ip(host) and _refused(ipaddress.ip_address(host.strip("[]")), self.allow_loopback):
+            raise Skip("private_address", f"refused redirect to {target}: a private address")
+        domains = getattr(self.crawler.spider, "allowed_domains", None) or []
+        if domains and not any(host == d or host.endswith("." + d) for d in domains):
+            raise Skip("offsite", f"refused redirect to {target}: outside the outlet's domains")
         return response

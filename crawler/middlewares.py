@@ -10,7 +10,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import HtmlResponse
 
 from crawler import outlets
-from crawler.encoding import declared_encoding, guess_encoding
+from crawler.encoding import choose_encoding
 from crawler.extensions import StateExtension
 from crawler.failures import Skip
 from crawler.state import utc_now
@@ -24,21 +24,25 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class UndeclaredCharsetMiddleware:
-    """Decode HTML that declares no charset the way `crawler.encoding` says.
+class CharsetMiddleware:
+    """Decode HTML that declares no charset, or declares one its bytes contradict, the way
+    `crawler.encoding` says.
 
     For a non-UTF-8 page that declares nothing, Scrapy asks charset-normalizer, which reads a
-    mostly-English windows-1251 page as a Latin charset (cp1257 for seed 004's page) and turns its
-    Cyrillic into mojibake; the outlet's default comes first here. Must sit below
-    HttpCompressionMiddleware (590) so it sees the decompressed body.
+    mostly-English windows-1251 page as a Latin charset (cp1257 for seed 004's page) and turns
+    its Cyrillic into mojibake; the outlet's default comes first here. A page whose declaration is
+    wrong would reach the feed as U+FFFD or mojibake; it is decoded as what it is. Counted as
+    `news/charset/undeclared` and `news/charset/wrong`; logged at INFO once per site and
+    per case, then at DEBUG. Must sit below HttpCompressionMiddleware (590) so it sees the
+    decompressed body.
     """
 
     def __init__(self, stats: StatsCollector):
         self.stats = stats
-        self._told: set[str] = set()  # hosts already logged at INFO
+        self._told: set[tuple[str, str]] = set()  # (host, case) already logged at INFO
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> UndeclaredCharsetMiddleware:
+    def from_crawler(cls, crawler: Crawler) -> CharsetMiddleware:
         assert crawler.stats is not None
         return cls(crawler.stats)
 
@@ -46,24 +50,30 @@ class UndeclaredCharsetMiddleware:
         if not isinstance(response, HtmlResponse) or not response.body:
             return response
         content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
-        if declared_encoding(response.body, content_type):
-            return response
         outlet = outlets.for_url(response.url)
-        encoding, how = guess_encoding(response.body, outlet.default_encoding if outlet else None)
-        if how == "valid UTF-8":
+        encoding, how = choose_encoding(
+            response.body, content_type, outlet.default_encoding if outlet else None
+        )
+        if how in ("declared", "valid UTF-8"):
             return response  # what Scrapy picks as well
-        self.stats.inc_value("news/charset/undeclared")
+        case = "wrong" if how.startswith("declared") else "undeclared"
+        self.stats.inc_value(f"news/charset/{case}")
         host = response.url.split("/")[2]
-        level = logging.DEBUG if host in self._told else logging.INFO
-        self._told.add(host)
+        level = logging.DEBUG if (host, case) in self._told else logging.INFO
+        self._told.add((host, case))
+        if case == "undeclared":
+            said, basis = "declares no charset and is not UTF-8", how
+        else:  # "declared X but ...[; how the charset was chosen]"
+            said, _, basis = how.partition("; ")
+            said = said.replace("declared", "declares", 1)
         logger.log(
             level,
-            "%(url)s declares no charset and is not UTF-8; decoding it as %(encoding)s (%(how)s)"
-            "%(more)s",
+            "%(url)s %(said)s; decoding it as %(encoding)s%(basis)s%(more)s",
             {
                 "url": response.url,
+                "said": said,
                 "encoding": encoding,
-                "how": how,
+                "basis": f" ({basis})" if basis else "",
                 "more": "" if level == logging.DEBUG else "; other pages of the site: DEBUG",
             },
         )

@@ -211,6 +211,21 @@ def name_for(url: str) -> str:
     return outlet.name if outlet else "other"
 
 
+def download_slots(outlets: tuple[Outlet, ...] = OUTLETS) -> dict[str, dict[str, float | int]]:
+    """Scrapy's DOWNLOAD_SLOTS for the outlets that set their own `delay` or `concurrency`: one
+    slot per domain."""
+    slots: dict[str, dict[str, float | int]] = {}
+    for outlet in outlets:
+        slot: dict[str, float | int] = {}
+        if outlet.delay is not None:
+            slot["delay"] = outlet.delay
+        if outlet.concurrency is not None:
+            slot["concurrency"] = outlet.concurrency
+        if slot:
+            slots.update({domain: dict(slot) for domain in outlet.domains})
+    return slots
+
+
 def for_url(url: str, outlets: tuple[Outlet, ...] = OUTLETS) -> Outlet | None:
     """The outlet that owns `url`'s host, if any."""
     return next((o for o in outlets if o.owns(url)), None)

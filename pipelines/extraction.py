@@ -1,7 +1,8 @@
 """Item pipeline: `Page` -> `Article`, or the page is skipped with a reason.
 
 The logic lives in `pipelines.extract` (plain classes, also used by `scrapy extract`); this module
-adapts it to Scrapy: settings, stats (`news/skipped/<reason>`, `news/articles/extracted`) and
+adapts it to Scrapy: settings, the date window (NEWS_MAX_AGE_DAYS: an article published before
+it is skipped as `too_old`), stats (`news/skipped/<reason>`, `news/articles/extracted`) and
 DropItem, which `crawler.logformatter` turns into one line naming the page and the reason.
 """
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from scrapy.exceptions import DropItem
 
 from crawler.items import Article, Page
+from crawler.window import DateWindow
 from pipelines.extract.bounded import BoundedExtractor, Limits
 from pipelines.extract.core import ExtractOptions
 
@@ -36,16 +38,27 @@ def options_from_settings(settings: BaseSettings) -> tuple[ExtractOptions, Limit
 
 
 class ExtractionPipeline:
-    def __init__(self, stats: StatsCollector, options: ExtractOptions, limits: Limits):
+    def __init__(
+        self,
+        stats: StatsCollector,
+        options: ExtractOptions,
+        limits: Limits,
+        window: DateWindow | None = None,
+    ):
         self.stats = stats
         self.options = options
         self.limits = limits
+        self.window = window
         self.runner: BoundedExtractor | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractionPipeline:
         assert crawler.stats is not None
-        return cls(crawler.stats, *options_from_settings(crawler.settings))
+        return cls(
+            crawler.stats,
+            *options_from_settings(crawler.settings),
+            DateWindow.from_settings(crawler.settings),
+        )
 
     def open_spider(self) -> None:
         self.runner = BoundedExtractor(self.options, self.limits)
@@ -66,6 +79,9 @@ class ExtractionPipeline:
         outcome = await self.runner.extract(item.html, item.url, item.outlet, item.fetched_at)
         if outcome.article is None:
             self._skip(outcome.reason or "error", outcome.detail)
+        published = outcome.article.get("published")
+        if self.window is not None and self.window.too_old(published):
+            self._skip("too_old", f"published {published}, before {self.window.oldest:%Y-%m-%d}")
         self.stats.inc_value("news/articles/extracted")
         self.stats.inc_value(f"news/outlet/{item.outlet}/extracted")
         return Article(**outcome.article)

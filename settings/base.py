@@ -32,7 +32,7 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_TIMEOUT = 30
 NEWS_EXTRACT_MAX_BYTES = 16 * 1024 * 1024  # per download and per saved file (also unzipped)
 DOWNLOAD_MAXSIZE = NEWS_EXTRACT_MAX_BYTES
-DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024  # Scrapy's warning is DEBUG: the page's fate is reported
 # Keep a response cut short in transfer and flag it "dataloss": the extraction pipeline then
 # skips it as truncated with one clear line, instead of the download failing with retries.
 DOWNLOAD_FAIL_ON_DATALOSS = False
@@ -44,19 +44,19 @@ NEWS_MAX_AGE_DAYS = None  # e.g. 7: only articles published in the last 7 days
 NEWS_NOW = None  # the time NEWS_MAX_AGE_DAYS counts back from (ISO 8601); None: now
 
 DOWNLOADER_MIDDLEWARES = {
-    # after OffsiteMiddleware (50), before RobotsTxtMiddleware (100): robots.txt requests too
+    # before RobotsTxtMiddleware (100), so robots.txt requests are checked too
     "crawler.live.PrivateAddressMiddleware": 60,
+    # after OffsiteMiddleware: only the outlets' own requests count against their limits
     "crawler.live.PageLimitMiddleware": 70,
     "crawler.live.CanonicalMiddleware": 75,
+    # above RedirectMiddleware (600): sees a redirect before it is followed
+    "crawler.live.RedirectGuardMiddleware": 610,
     # Scrapy's retries, with backoff and Retry-After
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.live.BackoffRetryMiddleware": 550,
     # below HttpCompressionMiddleware (590): they see decompressed bodies
-    "crawler.middlewares.UndeclaredCharsetMiddleware": 580,
+    "crawler.middlewares.CharsetMiddleware": 580,
     "crawler.middlewares.ConditionalGetMiddleware": 570,
-}
-SPIDER_MIDDLEWARES = {
-    "crawler.spiders.base.ErrbackMiddleware": 50,
 }
 # A request that comes to nothing is logged once, by the spider's errback.
 RETRY_GIVE_UP_LOG_LEVEL = "DEBUG"

@@ -4,22 +4,13 @@ Use with `SCRAPY_PROJECT=live scrapy crawl all` (scrapy.cfg maps `live` to this 
 NEWS_CONTACT_URL (it goes into the user agent) to a page that says who runs the crawl.
 """
 
-from crawler.outlets import OUTLETS
+from crawler.outlets import download_slots
 from settings.base import *  # noqa: F403
 
 NEWS_OFFLINE = False
 NEWS_RETRY_BACKOFF = 1.0
 # Per-outlet politeness from the registry (Outlet.delay, Outlet.concurrency)
-DOWNLOAD_SLOTS = {
-    domain: {
-        k: v
-        for k, v in (("delay", outlet.delay), ("concurrency", outlet.concurrency))
-        if v is not None
-    }
-    for outlet in OUTLETS
-    for domain in outlet.domains
-    if outlet.delay is not None or outlet.concurrency is not None
-}
+DOWNLOAD_SLOTS = download_slots()
 
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 2.0

@@ -11,6 +11,10 @@ server that dies mid-response would. Conditional requests get a 304 when the pag
 Last-Modified match. `changes` lets a test change the site between runs: a URL mapped to a
 `Page` is served as that page, a URL mapped to None is gone (404).
 
+`faults` makes the server misbehave on chosen URLs, the way real servers do (`Fault`): error
+statuses with or without Retry-After, connection resets, slow drips, hangs, truncated bodies,
+gzip bombs, 50 MB pages, redirects — always, or only the first N times a URL is asked for.
+
     python -m tests.fixture_server [--port 8899]   # serve fixtures/ until Ctrl-C
 """
 
@@ -18,12 +22,16 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gzip
 import ipaddress
 import socket
 import socketserver
 import ssl
+import struct
 import tempfile
 import threading
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -43,6 +51,40 @@ class Page:
     )
 
 
+@dataclass
+class Fault:
+    """How the server misbehaves on one URL.
+
+    kind: "respond" (status, headers, body as given: error statuses, redirects, other content
+    types), "reset" (the connection is reset before any response), "drip" (a 200 that sends a
+    few bytes every 0.2 s, for as long as the client waits), "hang" (no response at all),
+    "truncate" (`body`, or the saved page, cut in half under a Content-Length for all of it),
+    "gzip_bomb" (64 MiB of zeros gzipped into 64 KiB, as Content-Encoding: gzip), "huge" (a 50 MB
+    page announced by its Content-Length), "stream" (50 MB with no Content-Length: the body ends
+    when the connection closes).
+    times: misbehave on the first `times` requests for the URL only, then serve it normally;
+    None: always.
+    """
+
+    kind: str
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    times: int | None = None
+
+
+HUGE_BYTES = 50 * 1024 * 1024
+_BOMB_BYTES = 64 * 1024 * 1024
+_bomb: bytes | None = None
+
+
+def gzip_bomb() -> bytes:
+    global _bomb
+    if _bomb is None:
+        _bomb = gzip.compress(bytes(_BOMB_BYTES), compresslevel=9, mtime=0)
+    return _bomb
+
+
 class FixtureProxy(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -50,7 +92,10 @@ class FixtureProxy(socketserver.ThreadingMixIn, socketserver.TCPServer):
     def __init__(self, manifest: Manifest, port: int = 0):
         self.manifest = manifest
         self.changes: dict[str, Page | None] = {}
+        self.faults: dict[str, Fault] = {}
         self.requests: list[str] = []  # every URL asked for, in order
+        self.stopping = threading.Event()  # ends drips and hangs when the server stops
+        self._hits: Counter[str] = Counter()
         self._lock = threading.Lock()
         hosts = sorted({urlsplit(p.url).hostname or "" for p in manifest.pages})
         self.tls = _tls_context(hosts)
@@ -60,15 +105,22 @@ class FixtureProxy(socketserver.ThreadingMixIn, socketserver.TCPServer):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
-    def record(self, url: str) -> None:
+    def record(self, url: str) -> int:
+        """Note a request; how many times the URL has been asked for, this one included."""
         with self._lock:
             self.requests.append(url)
+            self._hits[url] += 1
+            return self._hits[url]
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that hangs up (a timeout, a cancelled download) is not an error here
 
     def __enter__(self) -> FixtureProxy:
         threading.Thread(target=self.serve_forever, daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
         self.shutdown()
         self.server_close()
 
@@ -119,7 +171,11 @@ class _OriginHandler(BaseHTTPRequestHandler):
 
 def _serve(handler: BaseHTTPRequestHandler, url: str) -> None:
     server: FixtureProxy = handler.server  # type: ignore[assignment]
-    server.record(url)
+    hits = server.record(url)
+    fault = server.faults.get(url)
+    if fault is not None and (fault.times is None or hits <= fault.times):
+        _misbehave(handler, server, url, fault)
+        return
     if url in server.changes:
         page = server.changes[url]
         saved = None if page is None else page
@@ -157,6 +213,60 @@ def _serve(handler: BaseHTTPRequestHandler, url: str) -> None:
         handler.wfile.flush()
         handler.close_connection = True
         handler.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _misbehave(
+    handler: BaseHTTPRequestHandler, server: FixtureProxy, url: str, fault: Fault
+) -> None:
+    handler.close_connection = True
+    if fault.kind == "reset":
+        # SO_LINGER 0: close() sends RST instead of FIN
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        handler.rfile.close()
+        handler.wfile.close()
+        handler.connection.close()
+        return
+    if fault.kind == "hang":
+        server.stopping.wait(60)
+        return
+    headers = {"Content-Type": "text/html; charset=utf-8", **fault.headers}
+    body = fault.body
+    if fault.kind == "truncate":
+        saved = server.manifest.get(url)
+        body = body or (saved.path.read_bytes() if saved else b"<html>" + b"x" * 20000)
+        headers["Content-Length"] = str(len(body))
+        body = body[: len(body) // 2]
+    elif fault.kind == "gzip_bomb":
+        body = gzip_bomb()
+        headers["Content-Encoding"] = "gzip"
+    elif fault.kind == "drip":
+        headers.setdefault("Content-Length", "100000")  # 9 bytes per 0.2 s: 37 minutes
+    elif fault.kind == "huge":
+        headers["Content-Length"] = str(HUGE_BYTES)
+    handler.send_response(fault.status)
+    for name, value in headers.items():
+        handler.send_header(name, value)
+    if fault.kind == "respond":
+        handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    try:
+        if fault.kind == "drip":
+            deadline = time.monotonic() + 60
+            while not server.stopping.is_set() and time.monotonic() < deadline:
+                handler.wfile.write(b"<p>.</p>\n")
+                handler.wfile.flush()
+                time.sleep(0.2)
+        elif fault.kind in ("huge", "stream"):
+            chunk = b"<p>" + b"filler " * 9361 + b"</p>\n"  # 64 KiB
+            for _ in range(HUGE_BYTES // len(chunk)):
+                handler.wfile.write(chunk)
+        else:
+            handler.wfile.write(body)
+            handler.wfile.flush()
+            if fault.kind == "truncate":
+                handler.connection.shutdown(socket.SHUT_RDWR)
+    except (OSError, ValueError):
+        pass  # the client gave up: what a timeout or a size limit does
 
 
 def _tls_context(hosts: list[str]) -> ssl.SSLContext:

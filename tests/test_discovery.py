@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from scrapy import Request
 from scrapy.utils.project import get_project_settings
-from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from scrapy.utils.test import get_crawler
 
 from crawler.outlets import OUTLETS, Outlet
@@ -44,23 +43,19 @@ def test_feed_links_to_articles(outlet: Outlet) -> None:
 
 @pytest.mark.parametrize("outlet", OUTLETS, ids=lambda o: o.name)
 def test_sitemaps_lead_to_the_seed_articles(outlet: Outlet) -> None:
+    # robots.txt -> sitemap index -> sitemaps -> articles, as the spider follows them
     spider = make_spider(outlet.name)
-    queue = [
-        u
-        for robots in outlet.sitemaps
-        for u in sitemap_urls_from_robots(fixture_response(robots).body, base_url=robots)
-    ]
+    queue = list(outlet.sitemaps)
     found: set[str] = set()
     while queue:
         url = queue.pop()
         if MANIFEST.get(url) is None:
             continue
-        sitemap = Sitemap(fixture_response(url).body)
-        for entry in spider.sitemap_filter(sitemap):
-            if sitemap.type == "sitemapindex":
-                queue.append(entry["loc"])
+        for request in spider.parse_sitemap(fixture_response(url)):
+            if request.callback == spider.parse_sitemap:
+                queue.append(request.url)
             else:
-                found.add(entry["loc"])
+                found.add(request.url)
     assert seed_urls(outlet) <= found
     assert all(outlet.is_article_url(u) for u in found)
 

@@ -1,41 +1,46 @@
 """The one spider class: discovery for any set of registry outlets.
 
-Discovery starts from each outlet's start points — robots.txt and sitemaps (Scrapy's
-SitemapSpider machinery, including sitemap indexes), RSS/Atom feeds, and section pages with their
-pagination — and follows only links the registry calls articles, after the outlet's URL
-rewrites (AMP variants) and URL cleaning (tracking parameters). With NEWS_MAX_AGE_DAYS, sitemap
-entries and feed items older than that are not followed. Every article candidate is sent on as a
-`Page` item; deciding whether it is an article, and extracting it, is the pipeline's job.
+Discovery starts from each outlet's start points — robots.txt and sitemaps (the Sitemap: lines of
+robots.txt, sitemap indexes, Google News sitemaps, gzipped sitemaps), RSS/Atom feeds, and section
+pages with their pagination — and follows only links the registry calls articles, after the
+outlet's URL rewrites (AMP variants) and URL cleaning (tracking parameters). With
+NEWS_MAX_AGE_DAYS, sitemap entries and feed items older than that are not followed
+(`crawler.window`). A sitemap or feed that declares XML entities is not read (`crawler.sitemaps`).
+Every article candidate is sent on as a `Page` item; deciding whether it is an article, and
+extracting it, is the pipeline's job.
 
-Every request carries the errback `on_error` (set by `ErrbackMiddleware` on requests the spider
-did not make itself): a request that comes to nothing — an HTTP error, a download error, a
-middleware's refusal — gets one log line and is counted by kind and by outlet, as skipped or as
-an error (`crawler.failures`). The spider does not know whether it runs offline or live.
+Every request carries the errback `on_error`: a request that comes to nothing — an HTTP error, a
+download error, a middleware's refusal — gets one log line and is counted by kind and by outlet,
+as skipped or as an error (`crawler.failures`). The spider does not know whether it runs offline
+or live.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urljoin
 
-from scrapy import Request
-from scrapy.http import Response, TextResponse
-from scrapy.linkextractors import LinkExtractor
-from scrapy.spiders import SitemapSpider
+from scrapy import Request, Spider
+from scrapy.http import Response, TextResponse, XmlResponse
+from scrapy.utils.gz import gunzip
+from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
 from crawler import outlets
-from crawler.failures import describe
+from crawler.failures import Outcome, describe, quiet_duplicate_warnings
 from crawler.items import Page
 from crawler.outlets import Outlet
+from crawler.sitemaps import declares_entities, read_sitemap
 from crawler.urls import clean_url
+from crawler.window import DateWindow
 
 logger = logging.getLogger(__name__)
 
+# hrefs that are not pages
+_NOT_PAGES = ("#", "mailto:", "javascript:", "tel:", "data:", "sms:")
 _ITEMS = "//*[local-name()='item'] | //*[local-name()='entry']"
 # in an RSS <item>: <link>; in an Atom <entry>: the alternate (or unqualified) <link href>
 _ITEM_LINK = (
@@ -47,38 +52,31 @@ _ITEM_DATE = (
 )
 
 
-class OutletSpider(SitemapSpider):
+class OutletSpider(Spider):
     """Crawls the outlets in `outlets`; subclasses only set `name` and `outlets`."""
 
     outlets: ClassVar[tuple[Outlet, ...]] = ()
-    # Every sitemap entry goes to one callback; which entries are articles is decided in
-    # sitemap_filter, per outlet, from the registry.
-    sitemap_rules = (("", "parse_article"),)
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         if not self.outlets:
             raise ValueError(f"spider {self.name!r} has no outlets")
-        self.sitemap_urls = [url for o in self.outlets for url in o.sitemaps]
         self.allowed_domains = [d for o in self.outlets for d in o.domains]
-        self._oldest: datetime | None = None
+        self._window: DateWindow | None = None
+        self._max_size = 0
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        days = crawler.settings.get("NEWS_MAX_AGE_DAYS")
-        if days not in (None, ""):
-            now = crawler.settings.get("NEWS_NOW")
-            reference = datetime.fromisoformat(now) if now else datetime.now(UTC)
-            if reference.tzinfo is None:
-                reference = reference.replace(tzinfo=UTC)
-            spider._oldest = reference - timedelta(days=float(days))
+        spider._window = DateWindow.from_settings(crawler.settings)
+        spider._max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        quiet_duplicate_warnings()  # the errback's line is the one line per failed page
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
-        async for request in super().start():  # robots.txt and sitemaps
-            yield request.replace(errback=self.on_error)
         for outlet in self.outlets:
+            for url in outlet.sitemaps:  # robots.txt or a sitemap
+                yield Request(url, callback=self.parse_sitemap, errback=self.on_error)
             for url in outlet.feeds:
                 yield Request(url, callback=self.parse_feed, errback=self.on_error)
             for url in outlet.listings:
@@ -88,32 +86,51 @@ class OutletSpider(SitemapSpider):
 
     # -- discovery ------------------------------------------------------------------------------
 
-    def sitemap_filter(self, entries: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        if getattr(entries, "type", None) == "sitemapindex":
-            for entry in entries:
-                outlet = self._outlet(entry.get("loc", ""))
-                if outlet and outlet.follows_sitemap(entry["loc"]):
-                    yield entry
+    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+        if response.url.endswith("/robots.txt"):
+            for url in sitemap_urls_from_robots(response.body, base_url=response.url):
+                if self._outlet(url):
+                    yield Request(url, callback=self.parse_sitemap, errback=self.on_error)
             return
-        for entry in entries:
-            if self._too_old(entry.get("lastmod")):
-                continue
-            url = self._article_url(entry.get("loc", ""), "sitemap")
-            if url:
-                yield {**entry, "loc": url}
+        body = self._xml_body(response, "sitemap")
+        if body is None:
+            return
+        kind, entries = read_sitemap(body)
+        if kind == "sitemapindex":
+            for entry in entries:
+                outlet = self._outlet(entry.loc)
+                if outlet and outlet.follows_sitemap(entry.loc):
+                    yield Request(entry.loc, callback=self.parse_sitemap, errback=self.on_error)
+        elif kind == "urlset":
+            bad: list[str] = []
+            for entry in entries:
+                if self._too_old(entry.date, entry.loc):
+                    continue
+                article = self._article_url(entry.loc, "sitemap", bad)
+                if article:
+                    yield Request(article, callback=self.parse_article, errback=self.on_error)
+            self._report_malformed(response.url, bad)
+        else:
+            self._fail(response.url, "not_a_sitemap", f"not a sitemap (root element {kind!r})")
 
     def parse_feed(self, response: Response) -> Iterator[Request]:
-        if not isinstance(response, TextResponse):
-            self._count("news/skipped/feed_not_text")
-            logger.warning("Feed %(url)s is not text; ignored", {"url": response.url})
+        if self._xml_body(response, "feed") is None:
             return
+        assert isinstance(response, TextResponse)
+        bad: list[str] = []
         for item in response.xpath(_ITEMS):
             link = item.xpath(_ITEM_LINK).get()
-            if not link or self._too_old(item.xpath(_ITEM_DATE).get()):
+            if not link or self._too_old(item.xpath(_ITEM_DATE).get(), response.url):
                 continue
-            url = self._article_url(link.strip(), "feed", base=response.url)
+            try:
+                link = urljoin(response.url, link.strip())
+            except ValueError:
+                bad.append(link)
+                continue
+            url = self._article_url(link, "feed", bad)
             if url:
                 yield Request(url, callback=self.parse_article, errback=self.on_error)
+        self._report_malformed(response.url, bad)
 
     def parse_listing(self, response: Response, page: int) -> Iterator[Request]:
         outlet = self._outlet(response.url)
@@ -122,16 +139,17 @@ class OutletSpider(SitemapSpider):
             logger.warning("Listing page %(url)s is not text; ignored", {"url": response.url})
             return
         self._count("news/pages/listing")
-        links = LinkExtractor(allow_domains=outlet.domains).extract_links(response)
+        bad: list[str] = []
+        links = [url for url in self._links(response, bad) if outlet.owns(url)]
+        self._report_malformed(response.url, bad)
         for link in links:
-            url = self._article_url(link.url, "listing")
+            url = self._article_url(link, "listing", bad)
             if url:
                 yield Request(url, callback=self.parse_article, errback=self.on_error)
         if page >= outlet.max_listing_pages:
             return
-        for link in links:
-            url = self._clean(link.url)
-            if url and outlet.is_pagination_url(url):
+        for url in links:
+            if outlet.is_pagination_url(url):
                 yield Request(
                     url,
                     callback=self.parse_listing,
@@ -165,40 +183,88 @@ class OutletSpider(SitemapSpider):
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         outcome = describe(failure.value)
+        origin = request.meta.get("redirect_urls", [request.url])[0]
+        if origin != request.url:  # name the page that was asked for, and where it led
+            outcome = outcome._replace(message=f"redirected to {request.url}: {outcome.message}")
+        self._report(origin, outcome)
+
+    def _fail(self, url: str, kind: str, message: str) -> None:
+        """A response that came but cannot be used: one line, counted as an error."""
+        self._report(url, Outcome(kind, message, logging.WARNING, True))
+
+    def _report(self, url: str, outcome: Outcome) -> None:
         what = f"{outcome.heading}/{outcome.kind}"
         self._count(f"news/{what}")
-        self._count(f"news/outlet/{outlets.name_for(request.url)}/{what}")
-        logger.log(
-            outcome.level,
-            "%(verb)s %(url)s: %(message)s",
-            {
-                "verb": "Failed" if outcome.error else "Skipped",
-                "url": request.url,
-                "message": outcome.message,
-            },
-        )
+        self._count(f"news/outlet/{outlets.name_for(url)}/{what}")
+        verb = "Failed" if outcome.error else "Skipped"
+        logger.log(outcome.level, "%s %s: %s", verb, url, outcome.message)
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _xml_body(self, response: Response, what: str) -> bytes | None:
+        """The XML of a sitemap or feed (gunzipped within DOWNLOAD_MAXSIZE), or None when it
+        cannot be read safely: reported, counted."""
+        body = response.body
+        if body[:2] == b"\x1f\x8b":
+            try:
+                body = gunzip(body, max_size=self._max_size)
+            except ValueError as error:  # corrupt, or larger than DOWNLOAD_MAXSIZE unzipped
+                self._fail(response.url, "decompression_bomb", f"{what} not unzipped: {error}")
+                return None
+            response = response.replace(body=body, cls=XmlResponse)
+        if not isinstance(response, TextResponse):
+            self._fail(response.url, f"{what}_not_text", f"the {what} is not text")
+            return None
+        if declares_entities(body):
+            self._fail(
+                response.url,
+                "xml_entities",
+                f"the {what} declares XML entities (an entity bomb?); not read",
+            )
+            return None
+        return body
 
     def _outlet(self, url: str) -> Outlet | None:
         return outlets.for_url(url, self.outlets)
 
-    def _clean(self, url: str, base: str | None = None) -> str | None:
-        """The cleaned absolute URL, or None (counted, logged) when it is malformed."""
-        try:
-            if base is not None:
-                url = urljoin(base, url)
-            return clean_url(url)
-        except ValueError as error:
-            self._count("news/skipped/malformed_url")
-            logger.info("Malformed link %(url)r ignored: %(error)s", {"url": url, "error": error})
-            return None
+    def _links(self, response: TextResponse, bad: list[str]) -> list[str]:
+        """The page's links, absolute and cleaned, in order, once each; malformed ones (a port
+        out of range, a broken IPv6 host...) go to `bad`."""
+        found: dict[str, None] = {}
+        for href in response.xpath("//a/@href").getall():
+            href = href.strip()
+            if not href or href.startswith(_NOT_PAGES):
+                continue
+            try:
+                found[clean_url(response.urljoin(href))] = None
+            except ValueError:
+                bad.append(href)
+        return list(found)
 
-    def _article_url(self, url: str, source: str, base: str | None = None) -> str | None:
-        """The cleaned URL if it is an article of one of our outlets, counted by source."""
-        cleaned = self._clean(url, base)
-        outlet = self._outlet(cleaned) if cleaned else None
-        if outlet is None or cleaned is None:
+    def _report_malformed(self, page_url: str, bad: list[str]) -> None:
+        """One line per page for the malformed links it holds, each counted."""
+        if not bad:
+            return
+        assert self.crawler.stats is not None
+        for key in (
+            "news/skipped/malformed_url",
+            f"news/outlet/{outlets.name_for(page_url)}/skipped/malformed_url",
+        ):
+            self.crawler.stats.inc_value(key, len(bad))
+        shown = ", ".join(repr(url[:100]) for url in bad[:3]) + (", ..." if len(bad) > 3 else "")
+        logger.info("Skipped %d malformed link(s) on %s: %s", len(bad), page_url, shown)
+        bad.clear()
+
+    def _article_url(self, url: str, source: str, bad: list[str]) -> str | None:
+        """The cleaned URL if it is an article of one of our outlets, counted by source; a
+        malformed URL goes to `bad`."""
+        try:
+            cleaned = clean_url(url)
+        except ValueError:
+            bad.append(url)
+            return None
+        outlet = self._outlet(cleaned)
+        if outlet is None:
             return None
         cleaned = outlet.rewrite(cleaned)
         if not outlet.is_article_url(cleaned):
@@ -206,51 +272,13 @@ class OutletSpider(SitemapSpider):
         self._count(f"news/discovered/{source}")
         return cleaned
 
-    def _too_old(self, value: str | None) -> bool:
-        if self._oldest is None or not value:
+    def _too_old(self, value: str | None, url: str) -> bool:
+        if self._window is None or not self._window.too_old(value):
             return False
-        try:
-            when = datetime.fromisoformat(value.strip())
-        except ValueError:
-            try:
-                when = parsedate_to_datetime(value.strip())
-            except (TypeError, ValueError, IndexError):
-                return False
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        if when < self._oldest:
-            self._count("news/skipped/too_old")
-            return True
-        return False
+        self._count("news/skipped/too_old")
+        self._count(f"news/outlet/{outlets.name_for(url)}/skipped/too_old")
+        return True
 
     def _count(self, key: str) -> None:
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value(key)
-
-
-class ErrbackMiddleware:
-    """Spider middleware: requests the spider did not build itself (SitemapSpider's, for
-    sitemaps and their entries) get the spider's errback too."""
-
-    def __init__(self, crawler: Any):
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> ErrbackMiddleware:
-        return cls(crawler)
-
-    def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterator[Any]:
-        for item in result:
-            yield self._with_errback(item)
-
-    async def process_spider_output_async(
-        self, response: Response, result: AsyncIterator[Any]
-    ) -> AsyncIterator[Any]:
-        async for item in result:
-            yield self._with_errback(item)
-
-    def _with_errback(self, item: Any) -> Any:
-        spider = self.crawler.spider
-        if isinstance(item, Request) and item.errback is None and isinstance(spider, OutletSpider):
-            return item.replace(errback=spider.on_error)
-        return item
