@@ -61,15 +61,14 @@ def outlet_line(stats: dict[str, Any], outlet: str) -> str:
     by reason, errors by kind, retries."""
     p = f"news/outlet/{outlet}/"
     parts = [
-        f"{stats.get(p + 'fetched', 0)} fetched",
-        f"{stats.get(p + 'extracted', 0)} articles found",
-        f"{stats.get(p + 'exported', 0)} exported",
+        f"fetched {stats.get(p + 'fetched', 0)}, articles found {stats.get(p + 'extracted', 0)},"
+        f" exported {stats.get(p + 'exported', 0)}"
     ]
     for heading in ("skipped", "errors"):
         found = counts(stats, f"{p}{heading}/")
         if found:
             parts.append(f"{heading}: " + ", ".join(f"{k} {v}" for k, v in found.items()))
-    parts.append(f"{stats.get(p + 'retries', 0)} retries")
+    parts.append(f"retries {stats.get(p + 'retries', 0)}")
     return f"{outlet}: " + "; ".join(parts)
 
 

@@ -190,3 +190,45 @@ def test_a_live_crawl_recorded_to_warc_replays_offline(site: FixtureProxy, tmp_p
     cut = next(u for u in recorded.by_url() if "2024/11/02" in u)
     assert recorded.by_url()[cut]["relation"] == "duplicate"
     assert replayed.by_url()[cut]["relation"] != "duplicate"
+
+
+def test_one_article_extracted_twice_in_a_run_is_stored_once(tmp_path) -> None:
+    # Two pages of one run can resolve to one article URL (a variant whose canonical link was
+    # not known before fetching): the longer text is kept, the shorter dropped.
+    from dataclasses import replace
+
+    from scrapy.exceptions import DropItem
+    from scrapy.utils.project import get_project_settings
+    from scrapy.utils.test import get_crawler
+
+    from crawler.extensions import StateExtension
+    from crawler.items import Article
+    from crawler.spiders.outlets import SPIDERS
+    from pipelines.state import StatePipeline
+
+    settings = get_project_settings().copy_to_dict()
+    settings["NEWS_STATE_DIR"] = str(tmp_path / "state")
+    crawler = get_crawler(SPIDERS["all"], settings_dict=settings)
+    state = StateExtension(crawler)
+    pipeline = StatePipeline(state, crawler.stats)
+    pipeline.open_spider()
+    article = Article(
+        url="https://kyivindependent.com/a-story/",
+        outlet="kyiv_independent",
+        title="A story",
+        authors=[],
+        published="2024-10-23",
+        language="en",
+        text="one two three four",
+        word_count=4,
+        content_hash="a" * 64,
+        fetched_at="2024-10-23T13:00:00+00:00",
+    )
+    longer = replace(article, text="one two three four five", word_count=5, content_hash="b" * 64)
+    assert pipeline.process_item(article) is article
+    assert pipeline.process_item(longer) is longer
+    with pytest.raises(DropItem, match="same_url"):
+        pipeline.process_item(article)
+    assert crawler.stats.get_value("news/grouping/same_url") == 2
+    assert state.store.content_hash(article.url) == "b" * 64
+    state.store.release()

@@ -45,6 +45,16 @@ def make_crawler(spider: str = "all", **settings: Any) -> Any:
     return crawler
 
 
+def run(coroutine: Any) -> Any:
+    """Run a middleware's coroutine on a loop of its own (asyncio.run would replace the
+    reactor's event loop that conftest installs)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
+
+
 def skip_kind(call: Any) -> str:
     with pytest.raises(Skip) as caught:
         call()
@@ -78,16 +88,16 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
 def test_private_and_local_addresses_are_refused(url: str) -> None:
     mw = PrivateAddressMiddleware.from_crawler(make_crawler())
     with pytest.raises(Skip) as caught:
-        asyncio.run(mw.process_request(Request(url)))
+        run(mw.process_request(Request(url)))
     assert caught.value.kind == "private_address"
 
 
 def test_loopback_is_allowed_only_with_the_test_setting() -> None:
     allowed = PrivateAddressMiddleware.from_crawler(make_crawler(NEWS_ALLOW_LOOPBACK=True))
-    assert asyncio.run(allowed.process_request(Request("http://127.0.0.1:8080/"))) is None
+    assert run(allowed.process_request(Request("http://127.0.0.1:8080/"))) is None
     with pytest.raises(Skip):
-        asyncio.run(allowed.process_request(Request("http://192.168.1.1/")))
-    assert asyncio.run(allowed.process_request(Request("http://93.184.215.14/"))) is None
+        run(allowed.process_request(Request("http://192.168.1.1/")))
+    assert run(allowed.process_request(Request("http://93.184.215.14/"))) is None
 
 
 @pytest.mark.parametrize(
