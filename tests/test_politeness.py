@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gzip
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -249,3 +250,15 @@ def test_per_outlet_delay_and_concurrency_become_download_slots() -> None:
     assert outlets.download_slots((slow, other)) == {
         "newsukraine.rbc.ua": {"delay": 5.0, "concurrency": 1}
     }
+
+
+def test_gzipped_sitemaps_are_read_within_the_size_limit() -> None:
+    crawler = make_crawler("espreso_global", DOWNLOAD_MAXSIZE=1024 * 1024)
+    spider = crawler.spider
+    plain = fixture_response("https://global.espreso.tv/sitemap-news.xml").body
+    url = "https://global.espreso.tv/sitemap-news.xml.gz"
+    packed = Response(url, body=gzip.compress(plain))
+    assert SEEDS["003"]["url"] in {r.url for r in spider.parse_sitemap(packed)}
+    bomb = Response(url, body=gzip.compress(b"<urlset>" + b" " * (4 * 1024 * 1024)))
+    assert list(spider.parse_sitemap(bomb)) == []
+    assert crawler.stats.get_value("news/errors/decompression_bomb") == 1
