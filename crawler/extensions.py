@@ -30,6 +30,11 @@ def counts(stats: dict[str, Any], prefix: str) -> dict[str, int]:
     return dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def outlet_stat(url: str, what: str) -> str:
+    """The per-outlet stats key of `what` for the outlet that owns `url` ("other" if none)."""
+    return f"news/outlet/{outlets.name_for(url)}/{what}"
+
+
 def format_summary(stats: dict[str, Any], title: str) -> str:
     skipped, errors = counts(stats, "news/skipped/"), counts(stats, "news/errors/")
     rows: list[tuple[str, Any]] = [
@@ -96,7 +101,7 @@ class RunSummary:
 
     def _count(self, url: str, what: str) -> None:
         if self.crawler.stats is not None:
-            self.crawler.stats.inc_value(f"news/outlet/{outlets.name_for(url)}/{what}")
+            self.crawler.stats.inc_value(outlet_stat(url, what))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunSummary:

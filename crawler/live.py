@@ -35,6 +35,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 
 from crawler import outlets
+from crawler.extensions import outlet_stat
 from crawler.failures import Skip
 from crawler.urls import canonical_link, clean_url
 
@@ -110,7 +111,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     def _count(self, request: Request, what: str) -> None:
         assert self.crawler.stats is not None
-        self.crawler.stats.inc_value(f"news/outlet/{outlets.name_for(request.url)}/{what}")
+        self.crawler.stats.inc_value(outlet_stat(request.url, what))
 
 
 def retry_after(response: Response) -> float | None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from scrapy.exceptions import DropItem
 
+from crawler.extensions import outlet_stat
 from crawler.items import Article, Page
 from crawler.window import DateWindow
 from pipelines.extract.bounded import BoundedExtractor, Limits
@@ -83,7 +84,7 @@ class ExtractionPipeline:
         if self.window is not None and self.window.too_old(published):
             self._skip("too_old", f"published {published}, before {self.window.oldest:%Y-%m-%d}")
         self.stats.inc_value("news/articles/extracted")
-        self.stats.inc_value(f"news/outlet/{item.outlet}/extracted")
+        self.stats.inc_value(outlet_stat(item.url, "extracted"))
         return Article(**outcome.article)
 
     def _skip(self, reason: str, detail: str) -> NoReturn:

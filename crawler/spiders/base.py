@@ -30,6 +30,7 @@ from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
 from crawler import outlets
+from crawler.extensions import outlet_stat
 from crawler.failures import Outcome, describe, quiet_duplicate_warnings
 from crawler.items import Page
 from crawler.outlets import Outlet
@@ -193,9 +194,7 @@ class OutletSpider(Spider):
         self._report(url, Outcome(kind, message, logging.WARNING, True))
 
     def _report(self, url: str, outcome: Outcome) -> None:
-        what = f"{outcome.heading}/{outcome.kind}"
-        self._count(f"news/{what}")
-        self._count(f"news/outlet/{outlets.name_for(url)}/{what}")
+        self._count_for(url, f"{outcome.heading}/{outcome.kind}")
         verb = "Failed" if outcome.error else "Skipped"
         logger.log(outcome.level, "%s %s: %s", verb, url, outcome.message)
 
@@ -245,12 +244,7 @@ class OutletSpider(Spider):
         """One line per page for the malformed links it holds, each counted."""
         if not bad:
             return
-        assert self.crawler.stats is not None
-        for key in (
-            "news/skipped/malformed_url",
-            f"news/outlet/{outlets.name_for(page_url)}/skipped/malformed_url",
-        ):
-            self.crawler.stats.inc_value(key, len(bad))
+        self._count_for(page_url, "skipped/malformed_url", len(bad))
         shown = ", ".join(repr(url[:100]) for url in bad[:3]) + (", ..." if len(bad) > 3 else "")
         logger.info("Skipped %d malformed link(s) on %s: %s", len(bad), page_url, shown)
         bad.clear()
@@ -275,10 +269,14 @@ class OutletSpider(Spider):
     def _too_old(self, value: str | None, url: str) -> bool:
         if self._window is None or not self._window.too_old(value):
             return False
-        self._count("news/skipped/too_old")
-        self._count(f"news/outlet/{outlets.name_for(url)}/skipped/too_old")
+        self._count_for(url, "skipped/too_old")
         return True
 
-    def _count(self, key: str) -> None:
+    def _count(self, key: str, n: int = 1) -> None:
         assert self.crawler.stats is not None
-        self.crawler.stats.inc_value(key)
+        self.crawler.stats.inc_value(key, n)
+
+    def _count_for(self, url: str, what: str, n: int = 1) -> None:
+        """news/<what>, overall and for the outlet that owns `url`."""
+        self._count(f"news/{what}", n)
+        self._count(outlet_stat(url, what), n)
