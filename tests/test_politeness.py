@@ -262,3 +262,15 @@ def test_gzipped_sitemaps_are_read_within_the_size_limit() -> None:
     bomb = Response(url, body=gzip.compress(b"<urlset>" + b" " * (4 * 1024 * 1024)))
     assert list(spider.parse_sitemap(bomb)) == []
     assert crawler.stats.get_value("news/errors/decompression_bomb") == 1
+
+
+def test_feeds_and_sitemaps_served_gzipped_or_as_binary_are_read() -> None:
+    # .xml.gz files, and XML served as application/octet-stream, arrive as plain Responses
+    spider = make_crawler("espreso_global").spider
+    feed = fixture_response("https://global.espreso.tv/rss").body
+    sitemap = fixture_response("https://global.espreso.tv/sitemap-news.xml").body
+    for body in (feed, gzip.compress(feed)):
+        response = Response("https://global.espreso.tv/rss.xml.gz", body=body)
+        assert SEEDS["003"]["url"] in {r.url for r in spider.parse_feed(response)}
+    response = Response("https://global.espreso.tv/sitemap-news.xml", body=sitemap)
+    assert SEEDS["003"]["url"] in {r.url for r in spider.parse_sitemap(response)}

@@ -1,11 +1,12 @@
 """The one spider class: discovery for any set of registry outlets.
 
 Discovery starts from each outlet's start points — robots.txt and sitemaps (the Sitemap: lines of
-robots.txt, sitemap indexes, Google News sitemaps, gzipped sitemaps), RSS/Atom feeds, and section
-pages with their pagination — and follows only links the registry calls articles, after the
-outlet's URL rewrites (AMP variants) and URL cleaning (tracking parameters). With
-NEWS_MAX_AGE_DAYS, sitemap entries and feed items older than that are not followed
-(`crawler.window`). A sitemap or feed that declares XML entities is not read (`crawler.sitemaps`).
+robots.txt, sitemap indexes, Google News sitemaps), RSS/Atom feeds, and section pages with their
+pagination — and follows only links the registry calls articles, after the outlet's URL
+rewrites (AMP variants) and URL cleaning (tracking parameters). Sitemaps and feeds may be
+gzipped or served with any content type. With NEWS_MAX_AGE_DAYS, sitemap entries and feed items
+older than that are not followed (`crawler.window`). A sitemap or feed that declares XML
+entities is not read (`crawler.sitemaps`).
 Every article candidate is sent on as a `Page` item; deciding whether it is an article, and
 extracting it, is the pipeline's job.
 
@@ -93,10 +94,10 @@ class OutletSpider(Spider):
                 if self._outlet(url):
                     yield Request(url, callback=self.parse_sitemap, errback=self.on_error)
             return
-        body = self._xml_body(response, "sitemap")
-        if body is None:
+        xml = self._xml(response, "sitemap")
+        if xml is None:
             return
-        kind, entries = read_sitemap(body)
+        kind, entries = read_sitemap(xml.body)
         if kind == "sitemapindex":
             for entry in entries:
                 outlet = self._outlet(entry.loc)
@@ -115,11 +116,11 @@ class OutletSpider(Spider):
             self._fail(response.url, "not_a_sitemap", f"not a sitemap (root element {kind!r})")
 
     def parse_feed(self, response: Response) -> Iterator[Request]:
-        if self._xml_body(response, "feed") is None:
+        xml = self._xml(response, "feed")
+        if xml is None:
             return
-        assert isinstance(response, TextResponse)
         bad: list[str] = []
-        for item in response.xpath(_ITEMS):
+        for item in xml.xpath(_ITEMS):
             link = item.xpath(_ITEM_LINK).get()
             if not link or self._too_old(item.xpath(_ITEM_DATE).get(), response.url):
                 continue
@@ -200,9 +201,10 @@ class OutletSpider(Spider):
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def _xml_body(self, response: Response, what: str) -> bytes | None:
-        """The XML of a sitemap or feed (gunzipped within DOWNLOAD_MAXSIZE), or None when it
-        cannot be read safely: reported, counted."""
+    def _xml(self, response: Response, what: str) -> TextResponse | None:
+        """A sitemap or feed as an XML response — gunzipped within DOWNLOAD_MAXSIZE (.xml.gz
+        files), read as XML whatever its content type — or None when it cannot be read
+        safely: reported, counted."""
         body = response.body
         if body[:2] == b"\x1f\x8b":
             try:
@@ -210,10 +212,6 @@ class OutletSpider(Spider):
             except ValueError as error:  # corrupt, or larger than DOWNLOAD_MAXSIZE unzipped
                 self._fail(response.url, "decompression_bomb", f"{what} not unzipped: {error}")
                 return None
-            response = response.replace(body=body, cls=XmlResponse)
-        if not isinstance(response, TextResponse):
-            self._fail(response.url, f"{what}_not_text", f"the {what} is not text")
-            return None
         if declares_entities(body):
             self._fail(
                 response.url,
@@ -221,7 +219,9 @@ class OutletSpider(Spider):
                 f"the {what} declares XML entities (an entity bomb?); not read",
             )
             return None
-        return body
+        if isinstance(response, TextResponse) and body is response.body:
+            return response
+        return response.replace(body=body, cls=XmlResponse)
 
     def _outlet(self, url: str) -> Outlet | None:
         return outlets.for_url(url, self.outlets)
