@@ -66,3 +66,23 @@ def test_usage_errors(tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text("nothing useful\n")
     useless = run_scrapy("dedup", str(tmp_path / "bad.jsonl"), "-o", str(tmp_path / "o.jsonl"))
     assert useless.returncode == 1 and "line 1 skipped" in useless.stderr
+
+
+def test_outputs_that_would_destroy_the_input_are_refused(tmp_path: Path) -> None:
+    feed = tmp_path / "in.jsonl"
+    feed.write_text(EVAL_SET.read_text("utf-8"), encoding="utf-8")
+    before = feed.read_bytes()
+    cases = [
+        (["-o", str(tmp_path / "out.jsonl"), "--clusters", str(feed)], "is the input"),
+        (["-o", str(tmp_path / "o.jsonl"), "--clusters", str(tmp_path / "o.jsonl")], "same file"),
+        (["-o", str(feed), "--clusters", str(feed)], "same file"),
+        (["-o", str(tmp_path)], "is a directory"),
+        (["-o", str(tmp_path / "o.jsonl"), "--clusters", str(tmp_path)], "is a directory"),
+    ]
+    for options, words in cases:
+        proc = run_scrapy("dedup", str(feed), *options)
+        refused = [line for line in proc.stderr.splitlines() if "refused" in line]
+        assert proc.returncode == 2 and len(refused) == 1 and words in refused[0], proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert feed.read_bytes() == before
+    assert not (tmp_path / "out.jsonl").exists() and not (tmp_path / "o.jsonl").exists()

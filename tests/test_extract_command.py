@@ -123,3 +123,29 @@ def test_usage_errors(args: list[str], message: str) -> None:
     assert proc.returncode == 2
     assert "scrapy extract PATH [PATH ...] -o FILE.jsonl" in proc.stderr + proc.stdout
     assert message in proc.stderr + proc.stdout
+
+
+def _refused(proc, *words: str) -> None:
+    """Exit 2 with one 'refused' line naming the problem, and no traceback."""
+    lines = [line for line in proc.stderr.splitlines() if "refused" in line]
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert len(lines) == 1 and all(w in lines[0] for w in words), proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+
+
+def test_an_output_that_is_an_input_or_a_folder_is_refused_before_anything_is_opened(
+    tmp_path: Path,
+) -> None:
+    page = tmp_path / "page.html"
+    shutil.copy(MANIFEST.get(SEEDS["002"]["url"]).path, page)
+    before = page.read_bytes()
+    _refused(run_scrapy("extract", str(page), "-o", str(page)), "is the input")
+    (tmp_path / "alias.html").symlink_to(page)  # another name, the same file
+    _refused(run_scrapy("extract", str(page), "-o", str(tmp_path / "alias.html")), "is the input")
+    (tmp_path / "hard.html").hardlink_to(page)
+    _refused(run_scrapy("extract", str(page), "-o", str(tmp_path / "hard.html")), "is the input")
+    _refused(run_scrapy("extract", str(page), "-o", str(tmp_path)), "is a directory")
+    # inside a folder being read, an .html output would be read back as an input
+    _refused(run_scrapy("extract", str(tmp_path), "-o", str(tmp_path / "x.html")), "input folder")
+    assert page.read_bytes() == before
+    assert not (tmp_path / "x.html").exists()

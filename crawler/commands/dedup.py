@@ -16,6 +16,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from scrapy.utils.log import configure_logging
 
+from pipelines.export import UnsafeOutput, check_outputs
 from pipelines.group.feed import FeedGrouping
 from pipelines.grouping import group_options_from_settings
 
@@ -48,6 +49,13 @@ class Command(ScrapyCommand):
         source = Path(args[0])
         if not source.is_file():
             raise UsageError(f"{source} is not a file")
+        outputs = {"-o": opts.output} | ({"--clusters": opts.clusters} if opts.clusters else {})
+        try:  # -o may be the input: it is written atomically once the input has been read
+            check_outputs(outputs, [source], may_replace={"-o"})
+        except UnsafeOutput as error:
+            print(f"scrapy dedup: refused: {error}", file=sys.stderr)
+            self.exitcode = 2
+            return
         configure_logging(self.settings)
         started = time.monotonic()
         grouping = FeedGrouping(group_options_from_settings(self.settings), opts.progress)

@@ -30,6 +30,7 @@ from crawler import outlets
 from crawler.encoding import decode_html
 from crawler.items import ARTICLE_FIELDS
 from crawler.urls import canonical_link
+from pipelines.export import UnsafeOutput, check_outputs
 from pipelines.extract.bounded import BoundedExtractor
 from pipelines.extract.core import Outcome
 from pipelines.extraction import options_from_settings
@@ -90,6 +91,12 @@ class Command(ScrapyCommand):
         assert self.settings is not None
         if not args:
             raise UsageError("give at least one file or folder to extract from")
+        try:
+            check_outputs({"-o": opts.output}, args, input_suffixes=SUFFIXES)
+        except UnsafeOutput as error:
+            print(f"scrapy extract: refused: {error}", file=sys.stderr)
+            self.exitcode = 2
+            return
         configure_logging(self.settings)
         options, limits = options_from_settings(self.settings)
         max_bytes = self.settings.getint("NEWS_EXTRACT_MAX_BYTES")
