@@ -27,6 +27,7 @@ from scrapy.exceptions import (
     DownloadConnectionRefusedError,
     DownloadFailedError,
     DownloadTimeoutError,
+    DropItem,
     IgnoreRequest,
     ResponseDataLossError,
 )
@@ -35,13 +36,35 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 class Skip(IgnoreRequest):
     """IgnoreRequest that says why: `kind` names the reason in stats and logs; `error` says
-    whether it counts as an error (the page could not be had) or as a skip (a choice)."""
+    whether it counts as an error (the page could not be had) or as a skip (a choice);
+    `transient` whether a later run may have it (the page goes on the retry list)."""
 
-    def __init__(self, kind: str, message: str, level: int = logging.INFO, *, error: bool = False):
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        level: int = logging.INFO,
+        *,
+        error: bool = False,
+        transient: bool = False,
+    ):
         super().__init__(message)
         self.kind = kind
         self.level = level
         self.error = error
+        self.transient = transient
+
+
+class Drop(DropItem):
+    """DropItem that carries its reason (`reason`, one word) apart from the message."""
+
+    def __init__(self, reason: str, detail: str, log_level: str | None = None):
+        super().__init__(f"{reason} ({detail})", log_level=log_level)
+        self.reason = reason
+
+
+# Item drops a later run may not repeat: a body cut short in transfer.
+TRANSIENT_DROPS = frozenset({"truncated"})
 
 
 class Outcome(NamedTuple):
@@ -49,6 +72,7 @@ class Outcome(NamedTuple):
     message: str
     level: int
     error: bool
+    transient: bool = False  # a later run may have the page: it goes on the retry list
 
     @property
     def heading(self) -> str:
@@ -62,23 +86,26 @@ _IGNORED = [  # Scrapy's own IgnoreRequest messages: (pattern, kind, is an error
     (re.compile(r"max redirections reached"), "redirect_loop", True),
     (re.compile(r"during decompression"), "decompression_bomb", True),
 ]
-_ERRORS: list[tuple[type[BaseException], str]] = [
-    (DownloadTimeoutError, "timeout"),
-    (DownloadCancelledError, "too_large"),
-    (DownloadConnectionRefusedError, "connection_refused"),
-    (CannotResolveHostError, "dns"),
-    (ResponseDataLossError, "truncated"),
-    (DownloadFailedError, "connection_failed"),
+_ERRORS: list[tuple[type[BaseException], str, bool]] = [  # (type, kind, transient)
+    (DownloadTimeoutError, "timeout", True),
+    (DownloadCancelledError, "too_large", False),
+    (DownloadConnectionRefusedError, "connection_refused", True),
+    (CannotResolveHostError, "dns", True),
+    (ResponseDataLossError, "truncated", True),
+    (DownloadFailedError, "connection_failed", True),
 ]
+# HTTP statuses a later run may not get: server errors, timeouts, rate limits
+_TRANSIENT_STATUS = frozenset({408, 425, 429})
 
 
 def describe(error: BaseException) -> Outcome:
     """What became of a failed request: kind, message, log level, error or skip."""
     if isinstance(error, Skip):
-        return Outcome(error.kind, str(error), error.level, error.error)
+        return Outcome(error.kind, str(error), error.level, error.error, error.transient)
     if isinstance(error, HttpError):
         status = error.response.status
-        return Outcome(f"http_{status}", f"HTTP {status}", logging.INFO, True)
+        transient = status >= 500 or status in _TRANSIENT_STATUS
+        return Outcome(f"http_{status}", f"HTTP {status}", logging.INFO, True, transient)
     if isinstance(error, IgnoreRequest):
         message = str(error)
         for pattern, kind, is_error in _IGNORED:
@@ -86,11 +113,12 @@ def describe(error: BaseException) -> Outcome:
                 return Outcome(kind, message, logging.INFO, is_error)
         return Outcome("ignored", message or "ignored", logging.INFO, False)
     message = _readable(error)
-    for cls, kind in _ERRORS:
+    for cls, kind, transient in _ERRORS:
         if isinstance(error, cls):
-            return Outcome(kind, message, logging.WARNING, True)
+            return Outcome(kind, message, logging.WARNING, True, transient)
+    # anything else went wrong in transfer (a connection lost, a TLS failure...)
     name = re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__).lower()
-    return Outcome(name, message, logging.WARNING, True)
+    return Outcome(name, message, logging.WARNING, True, True)
 
 
 # Scrapy's own warnings for failures the errback reports: demoted to DEBUG, so each failed page

@@ -71,6 +71,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
                 f"HTTP {response.status}, Retry-After {wait:g} s is longer than"
                 f" NEWS_RETRY_AFTER_MAX ({self.retry_after_max:g} s): not retried",
                 error=True,
+                transient=True,
             )
         retry = self._retry_request(request, f"HTTP {response.status}")
         if retry is None:

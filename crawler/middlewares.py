@@ -107,6 +107,8 @@ class ConditionalGetMiddleware:
     def process_request(self, request: Request) -> None:
         if _is_robots(request.url) or self.state.run_id is None:
             return
+        if request.meta.get("news_revisit"):
+            return  # from the retry list: fetched whole, whatever an earlier fetch recorded
         known = self.state.store.validators(request.url)
         if known is None:
             return
@@ -127,11 +129,12 @@ class ConditionalGetMiddleware:
                     request.url, 200, known.etag, known.last_modified, known.body_hash, fetched_at
                 )
             raise Skip("not_modified", "not modified since the last run", logging.DEBUG)
-        if response.status != 200:
+        if response.status != 200 or "dataloss" in response.flags:
+            # a body cut short is not what the page holds: no validators, no hash to compare
             self.state.record_fetch(response.url, response.status, None, None, None, fetched_at)
             return response
         body_hash = hashlib.sha256(response.body).hexdigest()
-        self.state.record_fetch(
+        record = (
             response.url,
             200,
             _header(response, "ETag"),
@@ -140,7 +143,12 @@ class ConditionalGetMiddleware:
             fetched_at,
         )
         if request.meta.get("news_known_hash") == body_hash:
+            self.state.record_fetch(*record)
             raise Skip("unchanged", "unchanged since the last run", logging.DEBUG)
+        if request.meta.get("news_kind", "article") == "article":
+            self.state.record_fetch(*record)
+        else:  # kept once the page's links are listed (StateExtension.page_parsed)
+            request.meta["news_fetch"] = record
         return response
 
 

@@ -9,7 +9,12 @@ What it keeps:
 - `versions`: the grouping index (each article's paragraph fingerprints, title-and-lead terms,
   cited source, cluster), so that tomorrow's versions join today's clusters;
 - `meta`: the schema version and the grouping signature parameters;
-- `runs`: one row per run, when it started and how it ended.
+- `runs`: one row per run, when it started and how it ended;
+- `retries`: the retry list: every page a run discovered and has not brought to an end (reason
+  `not_reached`: a killed run), and every page that failed for a reason that may pass (HTTP 5xx,
+  timeouts, resets, truncated bodies), with its attempts (runs that failed it) and when to try
+  it next. Each run requests the pages that are due first; a page is given up after
+  NEWS_RETRY_LIST_RUNS failed runs.
 
 Every write is one transaction, and each step at the end of a run (grouping, snapshot, delta)
 can be redone, so a run killed at any moment leaves a database that opens cleanly and the next
@@ -23,15 +28,18 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import signal
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
@@ -62,6 +70,15 @@ CREATE TABLE IF NOT EXISTS versions (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS versions_published ON versions (published);
+CREATE TABLE IF NOT EXISTS retries (
+    url TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    outlet TEXT,
+    reason TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_try TEXT NOT NULL,
+    first_seen TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
     started_at TEXT NOT NULL,
@@ -90,6 +107,37 @@ class StateLocked(Exception):
     """Another run holds the state."""
 
 
+class StateCorrupt(Exception):
+    """The state database cannot be read: the message names the file, what is wrong, and what
+    to do. Nothing was written to it."""
+
+
+def set_aside(directory: str | Path) -> Path:
+    """Move a corrupt state database (and its WAL files) out of the way, keeping it for a
+    post-mortem: `state.sqlite3.corrupt-<UTC time>`. Returns the new name."""
+    path = Path(directory) / "state.sqlite3"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.replace(target.with_name(target.name + suffix))
+    path.replace(target)
+    return target
+
+
+@dataclass(frozen=True)
+class RetryOp:
+    """A change to the retry list: `seen` (discovered; added unless listed), `done` (came to an
+    end; removed), `failed` (a passing failure; attempts + 1, next try after a backoff)."""
+
+    what: str
+    url: str
+    kind: str = "article"
+    outlet: str | None = None
+    reason: str = ""
+
+
 @dataclass(frozen=True)
 class Validators:
     etag: str | None
@@ -101,6 +149,22 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def open_state(directory: str | Path, *, reset: bool = False) -> StateStore:
+    """The state store of `directory`. A damaged database raises StateCorrupt, unless `reset`
+    (NEWS_STATE_RESET) asks for empty state: it is then set aside and a new one begun."""
+    try:
+        return StateStore(directory)
+    except StateCorrupt as error:
+        if not reset:
+            raise
+        kept = set_aside(directory)
+        logger.warning(
+            "%(error)s; starting from empty state, the damaged file kept as %(kept)s",
+            {"error": str(error).split("; nothing was changed")[0], "kept": kept},
+        )
+        return StateStore(directory)
+
+
 class StateStore:
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
@@ -108,16 +172,38 @@ class StateStore:
         self.path = self.directory / "state.sqlite3"
         self._lock_file: Any = None
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(_SCHEMA)
-        with self.transaction():
-            self._set_meta("schema_version", str(SCHEMA_VERSION), only_if_missing=True)
+        try:
+            self._check()  # before anything writes to it
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(_SCHEMA)
+            with self.transaction():
+                self._set_meta("schema_version", str(SCHEMA_VERSION), only_if_missing=True)
+        except sqlite3.DatabaseError as error:
+            self.db.close()
+            raise self._corrupt(str(error)) from None
         found = int(self.meta("schema_version") or 0)
         if found != SCHEMA_VERSION:
             raise RuntimeError(
                 f"{self.path} has schema version {found}, this code expects {SCHEMA_VERSION}"
             )
+
+    def _check(self) -> None:
+        """Raise StateCorrupt unless SQLite's quick integrity check passes (it reads every
+        page: about a second per GB)."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        problems = [row[0] for row in self.db.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            self.db.close()
+            raise self._corrupt("; ".join(p.replace("\n", " ") for p in problems))
+
+    def _corrupt(self, what: str) -> StateCorrupt:
+        return StateCorrupt(
+            f"the crawl state {self.path} is damaged ({what}); nothing was changed. Restore it"
+            " from a backup, or start from empty state with -s NEWS_STATE_RESET=1 (the damaged"
+            " file is then kept as state.sqlite3.corrupt-<time>)"
+        )
 
     # -- lock ----------------------------------------------------------------------------------
 
@@ -175,7 +261,7 @@ class StateStore:
     def reset(self) -> None:
         """Forget everything: the next run starts from empty state (the lock must be held)."""
         with self.transaction() as db:
-            for table in ("fetches", "articles", "versions", "runs"):
+            for table in ("fetches", "articles", "versions", "runs", "retries"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM meta WHERE key != 'schema_version'")
 
@@ -213,12 +299,19 @@ class StateStore:
     ) -> None:
         """(url, status, etag, last_modified, body_hash, fetched_at) rows, one transaction."""
         with self.transaction() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO fetches"
-                " (url, status, etag, last_modified, body_hash, fetched_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            self._record_fetches(db, rows)
+
+    @staticmethod
+    def _record_fetches(
+        db: sqlite3.Connection,
+        rows: Iterable[tuple[str, int, str | None, str | None, str | None, str]],
+    ) -> None:
+        db.executemany(
+            "INSERT OR REPLACE INTO fetches"
+            " (url, status, etag, last_modified, body_hash, fetched_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
     # -- articles ------------------------------------------------------------------------------
 
@@ -327,6 +420,77 @@ class StateStore:
                 (since,),
             )
         return [data for (data,) in rows]
+
+    # -- the retry list --------------------------------------------------------------------------
+
+    def update_retries(
+        self,
+        ops: Iterable[RetryOp],
+        fetches: Iterable[tuple[str, int, str | None, str | None, str | None, str]],
+        *,
+        backoff: float,
+        max_runs: int,
+    ) -> list[tuple[str, str, int]]:
+        """Apply `ops` in order and record `fetches`, in one transaction. Returns the pages
+        given up: (url, last reason, attempts)."""
+        now = datetime.now(UTC)
+        stamp = now.isoformat(timespec="seconds")
+        given_up = []
+        with self.transaction() as db:
+            for op in ops:
+                if op.what == "seen":
+                    db.execute(
+                        "INSERT OR IGNORE INTO retries"
+                        " (url, kind, outlet, reason, attempts, next_try, first_seen)"
+                        " VALUES (?, ?, ?, 'not_reached', 0, ?, ?)",
+                        (op.url, op.kind, op.outlet, stamp, stamp),
+                    )
+                elif op.what == "done":
+                    db.execute("DELETE FROM retries WHERE url = ?", (op.url,))
+                else:  # failed
+                    row = db.execute(
+                        "SELECT attempts FROM retries WHERE url = ?", (op.url,)
+                    ).fetchone()
+                    attempts = (row[0] if row else 0) + 1
+                    if attempts >= max_runs:
+                        db.execute("DELETE FROM retries WHERE url = ?", (op.url,))
+                        given_up.append((op.url, op.reason, attempts))
+                        continue
+                    wait = timedelta(seconds=backoff * 2 ** (attempts - 1))
+                    db.execute(
+                        "INSERT INTO retries"
+                        " (url, kind, outlet, reason, attempts, next_try, first_seen)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET"
+                        " reason = excluded.reason, attempts = excluded.attempts,"
+                        " next_try = excluded.next_try",
+                        (
+                            op.url,
+                            op.kind,
+                            op.outlet,
+                            op.reason,
+                            attempts,
+                            (now + wait).isoformat(timespec="seconds"),
+                            stamp,
+                        ),
+                    )
+            self._record_fetches(db, fetches)
+        return given_up
+
+    def due_retries(self) -> list[tuple[str, str]]:
+        """(url, kind) of the retry list's pages due now, oldest first."""
+        rows = self.db.execute(
+            "SELECT url, kind FROM retries WHERE next_try <= ? ORDER BY first_seen, url",
+            (utc_now(),),
+        )
+        return [(url, kind) for url, kind in rows]
+
+    def retry_list_size(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM retries").fetchone()[0])
+
+    def retry_list(self) -> list[dict[str, Any]]:
+        fields = ("url", "kind", "outlet", "reason", "attempts", "next_try", "first_seen")
+        rows = self.db.execute(f"SELECT {', '.join(fields)} FROM retries ORDER BY url")
+        return [dict(zip(fields, row, strict=True)) for row in rows]
 
     # -- deltas --------------------------------------------------------------------------------
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from scrapy.exceptions import DropItem
-
 from crawler.extensions import outlet_stat
+from crawler.failures import Drop
 from crawler.items import Article, Page
 from crawler.window import DateWindow
 from pipelines.extract.bounded import BoundedExtractor, Limits
@@ -89,4 +88,4 @@ class ExtractionPipeline:
 
     def _skip(self, reason: str, detail: str) -> NoReturn:
         self.stats.inc_value(f"news/skipped/{reason}")
-        raise DropItem(f"{reason} ({detail})")
+        raise Drop(reason, detail)

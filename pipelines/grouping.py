@@ -22,6 +22,7 @@ import logging
 import time
 from dataclasses import asdict
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crawler.extensions import StateExtension
@@ -100,23 +101,19 @@ class GroupingPipeline:
 
         rows = store.grouping_rows()
         clusters = cluster_summaries(rows)
-        paths = self.writer.write(
-            store.feed(),
-            clusters,
-            {"options": asdict(self.options), "signature": self.options.signature_parameters()},
-        )
-        kill_if(self.state.kill_at, "snapshot")
-
-        changed = store.articles(store.claim_pending(run_id))
-        touched = {a.get("cluster_id") for a in changed}
-        delta = self.writer.write_delta(
-            run_id,
-            sorted(changed, key=lambda a: (a.get("published") or "~", a["url"])),
-            [c for c in clusters if c["id"] in touched],
-        )
-        kill_if(self.state.kill_at, "delta")
-        store.delta_written(run_id)
-
+        try:
+            paths, changed, delta = self._write(store, run_id, clusters)
+        except OSError as error:
+            # Disk full, permission denied...: the previous snapshot is intact (files are
+            # replaced whole), the changes stay unpublished, and the next run writes them.
+            message = f"{type(error).__name__}: {error}"
+            self.stats.set_value("news/output/failed", message)
+            logger.error(
+                "Could not write the feeds to %(dir)s (%(error)s); the previous snapshot is"
+                " kept, and the next run writes this run's changes",
+                {"dir": self.writer.out_dir, "error": message},
+            )
+            return
         relations = [a.get("relation") for a in rows]
         self.stats.set_value("news/grouping/articles", len(rows))
         self.stats.set_value("news/grouping/clusters", len(clusters))
@@ -135,6 +132,27 @@ class GroupingPipeline:
                 "delta": delta,
             },
         )
+
+    def _write(
+        self, store: StateStore, run_id: str, clusters: list[dict[str, Any]]
+    ) -> tuple[list[Path], list[dict[str, Any]], Path]:
+        """The snapshot, then the delta of every change no delta has published yet."""
+        paths = self.writer.write(
+            store.feed(),
+            clusters,
+            {"options": asdict(self.options), "signature": self.options.signature_parameters()},
+        )
+        kill_if(self.state.kill_at, "snapshot")
+        changed = store.articles(store.claim_pending(run_id))
+        touched = {a.get("cluster_id") for a in changed}
+        delta = self.writer.write_delta(
+            run_id,
+            sorted(changed, key=lambda a: (a.get("published") or "~", a["url"])),
+            [c for c in clusters if c["id"] in touched],
+        )
+        kill_if(self.state.kill_at, "delta")
+        store.delta_written(run_id)
+        return paths, changed, delta
 
     def _group(self, store: StateStore) -> int:
         pending = store.ungrouped()

@@ -14,9 +14,10 @@ import logging
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from scrapy.exceptions import CloseSpider, DropItem
+from scrapy.exceptions import CloseSpider
 
 from crawler.extensions import StateExtension
+from crawler.failures import Drop
 from crawler.items import Article
 from crawler.state import StateLocked, kill_if
 
@@ -63,12 +64,12 @@ class StatePipeline:
                 {"url": item.url},
             )
             if item.word_count <= seen:
-                raise DropItem("same_url (a shorter variant of an article of this run)")
+                raise Drop("same_url", "a shorter variant of an article of this run")
         else:
             stored = self.state.store.content_hash(item.url)
             if stored == item.content_hash:
                 self.stats.inc_value("news/articles/unchanged")
-                raise DropItem("unchanged since the last run", log_level="DEBUG")
+                raise Drop("unchanged", "since the last run", log_level="DEBUG")
             self.stats.inc_value("news/articles/updated" if stored else "news/articles/new")
         self.state.store.save_article(asdict(item))
         self.saved[item.url] = item.word_count

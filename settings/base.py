@@ -97,6 +97,12 @@ NEWS_GROUP_WINDOW_HOURS = 72.0  # rewrites are published within this time of eac
 NEWS_STATE_DIR = "state"  # the SQLite database and the run lock
 NEWS_STATE_RESET = False  # True: forget everything and start from empty state
 NEWS_STATE_INDEX_DAYS = 14.0  # grouping index kept in memory: versions of the last N days
+NEWS_STATE_FLUSH_EVERY = 100  # fetch records and retry-list changes written in batches of N
+# The retry list: a page that failed for a passing reason (HTTP 5xx, timeout, reset, truncated)
+# or that a killed run had not reached is requested again by later runs, after a backoff of N
+# seconds doubled at each failed run, and given up after NEWS_RETRY_LIST_RUNS failed runs.
+NEWS_RETRY_LIST_BACKOFF = 900.0
+NEWS_RETRY_LIST_RUNS = 5
 NEWS_FAULT_KILL_AT = None  # crash tests only: "articles:N", "grouped", "snapshot" or "delta"
 
 # --- output ------------------------------------------------------------------------------------

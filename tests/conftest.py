@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,7 @@ class CrawlResult:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
+    if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
 
@@ -108,3 +109,13 @@ def offline_crawl(tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
     result = crawl("all", tmp_path_factory.mktemp("crawl-all"))
     assert result.returncode == 0, result.log[-3000:]
     return result
+
+
+@pytest.fixture
+def site() -> Iterator[Any]:
+    """The loopback fixture server (tests/fixture_server.py) serving the saved pages; tests
+    change pages or inject faults through it."""
+    from tests.fixture_server import FixtureProxy
+
+    with FixtureProxy(MANIFEST) as server:
+        yield server

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +17,13 @@ import pytest
 
 from crawler.offline import Manifest
 from crawler.state import StateStore
-from tests.conftest import MANIFEST, ROOT, CrawlResult, crawl, read_jsonl, run_scrapy
+from tests.conftest import ROOT, CrawlResult, crawl, read_jsonl, run_scrapy
 from tests.fixture_server import FixtureProxy, Page
 from tests.seeds import SEEDS
 
 CHANGES = Manifest.load(ROOT / "fixtures" / "changes" / "changes.json")
 NEW_ARTICLE = next(p.url for p in CHANGES.pages if "secret-clause-in-moscow" in p.url)
 KILL_POINTS = ["articles:1", "articles:5", "grouped", "snapshot", "delta"]
-
-
-@pytest.fixture
-def site() -> Iterator[FixtureProxy]:
-    with FixtureProxy(MANIFEST) as server:
-        yield server
 
 
 def change(site: FixtureProxy) -> None:
@@ -103,7 +96,8 @@ def test_a_run_killed_at_any_moment_loses_nothing(
     site: FixtureProxy, tmp_path: Path, point: str
 ) -> None:
     reference = live(site, tmp_path / "reference")
-    killed = live(site, tmp_path / "run", f"NEWS_FAULT_KILL_AT={point}")
+    # every fetch record written at once: the worst case for what a killed run leaves behind
+    killed = live(site, tmp_path / "run", f"NEWS_FAULT_KILL_AT={point}", "NEWS_STATE_FLUSH_EVERY=1")
     assert killed.returncode == -9, killed.log[-2000:]
     with sqlite3.connect(tmp_path / "run" / "state" / "state.sqlite3") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -2,21 +2,30 @@
 
 Scrapy exits with 0 when a spider closes early for any reason. A scheduled run that finds the
 state held by another run closes at once (reason `state_locked`); this command then exits with
-75 (EX_TEMPFAIL: try again later), so cron wrappers and scrapyd see that nothing was done.
+75 (EX_TEMPFAIL: try again later), so cron wrappers and scrapyd see that nothing was done. A run
+whose snapshot or delta could not be written (disk full, permission denied) exits with 74
+(EX_IOERR). A damaged state database stops the run before it starts, with one line naming
+the file and what to do, and exit 65 (EX_DATAERR).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+
+from crawler.extensions import OUTPUT_FAILED
+from crawler.state import StateCorrupt, open_state
 
 if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
 
 EXIT_STATE_LOCKED = 75
+EXIT_OUTPUT_FAILED = 74  # EX_IOERR: the snapshot or the delta could not be written
+EXIT_STATE_CORRUPT = 65  # EX_DATAERR: the state database is damaged; nothing was done
 
 
 class Command(ScrapyCrawlCommand):
@@ -26,8 +35,20 @@ class Command(ScrapyCrawlCommand):
         return crawler
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        assert self.settings is not None
+        if not self.settings.getbool("NEWS_STATE_RESET"):
+            try:  # before Scrapy starts: one clear line, not a traceback from the engine
+                open_state(self.settings["NEWS_STATE_DIR"]).close()
+            except StateCorrupt as error:
+                print(f"scrapy crawl: {error}", file=sys.stderr)
+                self.exitcode = EXIT_STATE_CORRUPT
+                return
         super().run(args, opts)
         crawler = getattr(self, "_crawler", None)
         stats = crawler.stats if crawler is not None else None
-        if stats is not None and stats.get_value("finish_reason") == "state_locked":
+        if stats is None:
+            return
+        if stats.get_value("finish_reason") == "state_locked":
             self.exitcode = EXIT_STATE_LOCKED
+        elif stats.get_value(OUTPUT_FAILED):
+            self.exitcode = EXIT_OUTPUT_FAILED

@@ -35,6 +35,7 @@ from crawler.extensions import outlet_stat
 from crawler.failures import Outcome, describe, quiet_duplicate_warnings
 from crawler.items import Page
 from crawler.outlets import Outlet
+from crawler.signals import page_discovered, page_done, page_failed, page_parsed
 from crawler.sitemaps import declares_entities, read_sitemap
 from crawler.urls import clean_url
 from crawler.window import DateWindow
@@ -54,6 +55,13 @@ _ITEM_DATE = (
 )
 
 
+def _origin(request: Request | None) -> str:
+    """The URL a request first asked for, before redirects."""
+    if request is None:
+        return ""
+    return str(request.meta.get("redirect_urls", [request.url])[0])
+
+
 class OutletSpider(Spider):
     """Crawls the outlets in `outlets`; subclasses only set `name` and `outlets`."""
 
@@ -66,6 +74,8 @@ class OutletSpider(Spider):
         self.allowed_domains = [d for o in self.outlets for d in o.domains]
         self._window: DateWindow | None = None
         self._max_size = 0
+        # (url, kind) of the retry list, requested first; filled by the state at spider_opened
+        self.revisit: list[tuple[str, str]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletSpider:
@@ -76,15 +86,41 @@ class OutletSpider(Spider):
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
+        # first the retry list: pages an earlier run failed to get or did not reach (filled by
+        # the state when the run begins), fetched whole, without conditional GET
+        for url, kind in self.revisit:
+            if self._outlet(url):
+                yield self._request(url, kind, news_revisit=True)
         for outlet in self.outlets:
             for url in outlet.sitemaps:  # robots.txt or a sitemap
-                yield Request(url, callback=self.parse_sitemap, errback=self.on_error)
+                yield self._request(url, "sitemap", news_start=True)
             for url in outlet.feeds:
-                yield Request(url, callback=self.parse_feed, errback=self.on_error)
+                yield self._request(url, "feed", news_start=True)
             for url in outlet.listings:
-                yield Request(
-                    url, callback=self.parse_listing, errback=self.on_error, cb_kwargs={"page": 1}
-                )
+                yield self._request(url, "listing:1", news_start=True)
+
+    def _request(self, url: str, kind: str, **meta: Any) -> Request:
+        """The request for a page of `kind` (article, sitemap, feed, listing:<page number>)."""
+        what, _, page = kind.partition(":")
+        callback = getattr(self, f"parse_{what}")
+        return Request(
+            url,
+            callback=callback,
+            errback=self.on_error,
+            cb_kwargs={"page": int(page)} if what == "listing" else {},
+            meta={"news_kind": kind, **meta},
+        )
+
+    def _follow(self, url: str, kind: str) -> Request:
+        """A request for a page found on a sitemap, feed or listing: on the retry list until
+        it comes to an end (`crawler.signals`)."""
+        self.crawler.signals.send_catch_log(
+            page_discovered, url=url, kind=kind, outlet=outlets.name_for(url)
+        )
+        return self._request(url, kind)
+
+    def _parsed(self, response: Response) -> None:
+        self.crawler.signals.send_catch_log(page_parsed, response=response)
 
     # -- discovery ------------------------------------------------------------------------------
 
@@ -92,17 +128,19 @@ class OutletSpider(Spider):
         if response.url.endswith("/robots.txt"):
             for url in sitemap_urls_from_robots(response.body, base_url=response.url):
                 if self._outlet(url):
-                    yield Request(url, callback=self.parse_sitemap, errback=self.on_error)
+                    yield self._follow(url, "sitemap")
+            self._parsed(response)
             return
         xml = self._xml(response, "sitemap")
         if xml is None:
+            self._parsed(response)
             return
         kind, entries = read_sitemap(xml.body)
         if kind == "sitemapindex":
             for entry in entries:
                 outlet = self._outlet(entry.loc)
                 if outlet and outlet.follows_sitemap(entry.loc):
-                    yield Request(entry.loc, callback=self.parse_sitemap, errback=self.on_error)
+                    yield self._follow(entry.loc, "sitemap")
         elif kind == "urlset":
             bad: list[str] = []
             for entry in entries:
@@ -110,14 +148,16 @@ class OutletSpider(Spider):
                     continue
                 article = self._article_url(entry.loc, "sitemap", bad)
                 if article:
-                    yield Request(article, callback=self.parse_article, errback=self.on_error)
+                    yield self._follow(article, "article")
             self._report_malformed(response.url, bad)
         else:
             self._fail(response.url, "not_a_sitemap", f"not a sitemap (root element {kind!r})")
+        self._parsed(response)
 
     def parse_feed(self, response: Response) -> Iterator[Request]:
         xml = self._xml(response, "feed")
         if xml is None:
+            self._parsed(response)
             return
         bad: list[str] = []
         for item in xml.xpath(_ITEMS):
@@ -131,14 +171,16 @@ class OutletSpider(Spider):
                 continue
             url = self._article_url(link, "feed", bad)
             if url:
-                yield Request(url, callback=self.parse_article, errback=self.on_error)
+                yield self._follow(url, "article")
         self._report_malformed(response.url, bad)
+        self._parsed(response)
 
     def parse_listing(self, response: Response, page: int) -> Iterator[Request]:
         outlet = self._outlet(response.url)
         if outlet is None or not isinstance(response, TextResponse):
             self._count("news/skipped/listing_not_text")
             logger.warning("Listing page %(url)s is not text; ignored", {"url": response.url})
+            self._parsed(response)
             return
         self._count("news/pages/listing")
         bad: list[str] = []
@@ -147,17 +189,12 @@ class OutletSpider(Spider):
         for link in links:
             url = self._article_url(link, "listing", bad)
             if url:
-                yield Request(url, callback=self.parse_article, errback=self.on_error)
-        if page >= outlet.max_listing_pages:
-            return
-        for url in links:
-            if outlet.is_pagination_url(url):
-                yield Request(
-                    url,
-                    callback=self.parse_listing,
-                    errback=self.on_error,
-                    cb_kwargs={"page": page + 1},
-                )
+                yield self._follow(url, "article")
+        if page < outlet.max_listing_pages:
+            for url in links:
+                if outlet.is_pagination_url(url):
+                    yield self._follow(url, f"listing:{page + 1}")
+        self._parsed(response)
 
     # -- articles -------------------------------------------------------------------------------
 
@@ -168,6 +205,7 @@ class OutletSpider(Spider):
             logger.info(
                 "%(url)s belongs to no outlet of this crawl; ignored", {"url": response.url}
             )
+            self.crawler.signals.send_catch_log(page_done, request=response.request)
             return
         content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
         yield Page(
@@ -185,10 +223,16 @@ class OutletSpider(Spider):
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         outcome = describe(failure.value)
-        origin = request.meta.get("redirect_urls", [request.url])[0]
+        origin = _origin(request)
         if origin != request.url:  # name the page that was asked for, and where it led
             outcome = outcome._replace(message=f"redirected to {request.url}: {outcome.message}")
         self._report(origin, outcome)
+        if request.meta.get("news_start"):
+            return  # start points are requested by every run anyway
+        if outcome.transient:
+            self.crawler.signals.send_catch_log(page_failed, request=request, reason=outcome.kind)
+        else:
+            self.crawler.signals.send_catch_log(page_done, request=request)
 
     def _fail(self, url: str, kind: str, message: str) -> None:
         """A response that came but cannot be used: one line, counted as an error."""
