@@ -63,9 +63,13 @@ def format_summary(stats: dict[str, Any], title: str) -> str:
     rows += [(f"  {kind}", count) for kind, count in errors.items()]
     rows.append(("retries", stats.get("retry/count", 0)))
     rows.append(("retry list", stats.get("news/retry_list/size", 0)))
-    for what in ("requeued", "failed", "given_up"):
+    for what, label in (
+        ("requeued", "tried again"),
+        ("failed", "failed this run"),
+        ("given_up", "given up"),
+    ):
         if stats.get(f"news/retry_list/{what}"):
-            rows.append((f"  {what.replace('_', ' ')}", stats[f"news/retry_list/{what}"]))
+            rows.append((f"  {label}", stats[f"news/retry_list/{what}"]))
     rows.append(("time taken", f"{stats.get('elapsed_time_seconds', 0.0):.1f} s"))
     width = max(len(label) for label, _ in rows)
     lines = [title] + [f"  {label.ljust(width)}  {value:>6}" for label, value in rows]
