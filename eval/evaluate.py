@@ -1,56 +1,178 @@
-"""Evaluate grouping on the labelled set in eval/articles.jsonl.
+"""Evaluate grouping on a labelled set.
 
-    .venv/bin/python -m eval.evaluate
+    .venv/bin/python -m eval.evaluate                       # eval/articles.jsonl, shipped verifier
+    .venv/bin/python -m eval.evaluate --set ../shared/devsets/syndication-dev --cv 4 --errors
 
 Prints pairwise precision, recall and F1 (a pair of articles is positive when both are versions
-of one report) and false merges (predicted clusters that hold articles of more than one report),
-for the project's method, for the method with one lever switched off at a time, and for plain
-MinHash over 5-word shingles of the body at two thresholds — all on the same set.
+of one report), false pairs and their share of the predicted pairs, B-cubed F1, the same within
+one language and across languages, recall by kind of version (verbatim, rewrite, translation),
+the hard negatives merged into their report's cluster by kind, and 95% bootstrap intervals
+(resampling topics). With `--cv K` the figures are cross-validated by topic: the verifier is
+trained (`eval.train.fit`) on the other folds' topics and scored on each fold's, never on the
+articles it was trained on. Without `--cv` the shipped verifier is used: on a set it was trained
+on, that figure is not an estimate of anything. `--errors` lists the missed and the false pairs
+with the verifier's probability and the features behind it.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
-from collections.abc import Callable, Iterable
-from dataclasses import replace
-from pathlib import Path
+import argparse
+import random
+import sys
+from collections.abc import Callable
 from typing import Any
 
 from datasketch import MinHash, MinHashLSH
 
-from pipelines.group.grouper import GroupOptions, group_batch
+from eval.datasets import EVAL_SET, Labelled, LabelledSet, load_set
+from eval.metrics import (
+    Pair,
+    bcubed_f1,
+    bootstrap,
+    negatives_merged,
+    pair_counts,
+    pair_kind,
+    pairs,
+    recall_by_kind,
+)
+from eval.train import Memo, fit, group
+from pipelines.group.describe import PublishedAt
 from pipelines.group.text import words
+from pipelines.group.verify import FEATURES, Verifier, pair_features
 
-EVAL_SET = Path(__file__).resolve().parent / "articles.jsonl"
-
-
-def load(path: Path = EVAL_SET) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+Predicted = dict[str, str]
 
 
-def ours(options: GroupOptions) -> Callable[[list[dict[str, Any]]], dict[str, str]]:
-    def run(rows: list[dict[str, Any]]) -> dict[str, str]:
-        grouper = group_batch(((r["id"], r) for r in rows), options)
-        return {key: a.cluster_id for key, a in grouper.assignments().items()}
-
-    return run
+def same_language(pair: Pair) -> bool:
+    return pair[0].language == pair[1].language
 
 
-def shingle_baseline(threshold: float, num_perm: int = 128) -> Callable[..., dict[str, str]]:
+def cross_validate(
+    items: list[Labelled], folds: int, seed: int = 0, log: Callable[[str], None] = print
+) -> tuple[Predicted, dict[str, int]]:
+    """Predictions for every item from a verifier trained without its topic; item -> fold."""
+    topics = sorted({i.topic for i in items})
+    random.Random(seed).shuffle(topics)
+    fold_of_topic = {t: n % folds for n, t in enumerate(topics)}
+    fold = {i.key: fold_of_topic[i.topic] for i in items}
+    predicted: Predicted = {}
+    memo = Memo()
+    for n in range(folds):
+        train = [i for i in items if fold[i.key] != n]
+        test = [i for i in items if fold[i.key] == n]
+        verifier, f1 = fit(train, memo)
+        log(
+            f"  fold {n + 1}: trained on {len(train)} articles (F1 {f1:.2f}, threshold"
+            f" {verifier.threshold}, founder {verifier.founder_threshold}), tested on"
+            f" {len(test)}: {', '.join(sorted({i.topic for i in test}))}"
+        )
+        predicted.update({k: f"{n}:{c}" for k, c in group(test, verifier, memo).items()})
+    return predicted, fold
+
+
+def report(
+    items: list[Labelled],
+    predicted: Predicted,
+    within: Callable[[Labelled], object] | None,
+    rounds: int,
+) -> list[str]:
+    scored = pairs(items, within)
+    everything = pair_counts(scored, predicted)
+    one = pair_counts(scored, predicted, same_language)
+    two = pair_counts(scored, predicted, lambda p: not same_language(p))
+
+    def f1_of(keep: Callable[[Pair], bool] | None) -> Callable[[list[Labelled], Any], float]:
+        return lambda sample, pred: pair_counts(pairs(sample, within_sample(sample)), pred, keep).f1
+
+    def within_sample(sample: list[Labelled]) -> Callable[[Labelled], object] | None:
+        if within is None:
+            return None
+        return lambda item: within(_original(item))
+
+    originals = {i.key: i for i in items}
+
+    def _original(item: Labelled) -> Labelled:
+        return originals[item.key.split(":", 1)[1]]
+
+    def share_false(sample: list[Labelled], pred: Any) -> float:
+        counts = pair_counts(pairs(sample, within_sample(sample)), pred)
+        return counts.fp / counts.predicted if counts.predicted else 0.0
+
+    lines = ["| pairs | precision | recall | F1 (95% interval) | false pairs | predicted |"]
+    lines.append("|---|---:|---:|---:|---:|---:|")
+    for name, counts, keep in (
+        ("all", everything, None),
+        ("one language", one, same_language),
+        ("two languages", two, lambda p: not same_language(p)),
+    ):
+        low, high = bootstrap(items, predicted, f1_of(keep), rounds)
+        lines.append(
+            f"| {name} | {counts.precision:.2f} | {counts.recall:.2f} | {counts.f1:.2f}"
+            f" ({low:.2f}-{high:.2f}) | {counts.fp} | {counts.predicted} |"
+        )
+    low, high = bootstrap(items, predicted, share_false, rounds)
+    share = everything.fp / everything.predicted if everything.predicted else 0.0
+    lines.append("")
+    lines.append(
+        f"False pairs: {share:.1%} of the predicted pairs ({low:.1%}-{high:.1%});"
+        f" B-cubed F1 {bcubed_f1(items, predicted):.2f}."
+    )
+    kinds = recall_by_kind(scored, predicted)
+    lines.append(
+        "Recall by kind of version: "
+        + ", ".join(f"{k} {f}/{t} ({f / t:.2f})" for k, (f, t) in kinds.items())
+        + "."
+    )
+    merged = negatives_merged(items, predicted)
+    if merged:
+        lines.append(
+            "Hard negatives merged into their report's cluster: "
+            + ", ".join(f"{k} {m}/{t}" for k, (m, t) in merged.items())
+            + "."
+        )
+    return lines
+
+
+def errors(
+    items: list[Labelled],
+    predicted: Predicted,
+    within: Callable[[Labelled], object] | None,
+    verifier: Verifier,
+) -> list[str]:
+    memo = Memo()
+    lines = []
+    for a, b in pairs(items, within):
+        same, together = a.group == b.group, predicted[a.key] == predicted[b.key]
+        if same == together:
+            continue
+        x = pair_features(
+            memo(a.record, set()),
+            memo(b.record, set()),
+            PublishedAt.of(a.record),
+            PublishedAt.of(b.record),
+        )
+        shown = ", ".join(f"{n}={v:.2f}" for n, v in zip(FEATURES, x, strict=True) if v)
+        what = f"missed ({pair_kind((a, b))})" if same else f"false ({b.relation or a.relation})"
+        lines.append(f"{what}: {a.key} / {b.key}: p={verifier.probability(x):.2f}; {shown}")
+    return sorted(lines)
+
+
+def shingle_baseline(
+    threshold: float, num_perm: int = 128
+) -> Callable[[list[Labelled]], Predicted]:
     """Plain near-duplicate detection: MinHash of the body's 5-word shingles, MinHashLSH at
     `threshold`, clusters = connected components of pairs whose estimated Jaccard reaches it."""
 
-    def run(rows: list[dict[str, Any]]) -> dict[str, str]:
+    def run(items: list[Labelled]) -> Predicted:
         lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         sketches = {}
-        for r in rows:
-            tokens = words(r["text"])
+        for item in items:
+            tokens = words(str(item.record.get("text") or ""))
             shingles = {" ".join(tokens[i : i + 5]) for i in range(max(len(tokens) - 4, 1))}
             mh = MinHash(num_perm=num_perm)
             mh.update_batch(s.encode("utf-8") for s in shingles)
-            sketches[r["id"]] = mh
-            lsh.insert(r["id"], mh)
+            sketches[item.key] = mh
+            lsh.insert(item.key, mh)
         parent = {key: key for key in sketches}
 
         def find(x: str) -> str:
@@ -68,104 +190,55 @@ def shingle_baseline(threshold: float, num_perm: int = 128) -> Callable[..., dic
     return run
 
 
-def scores(labels: dict[str, str], predicted: dict[str, str]) -> dict[str, float]:
-    tp = fp = fn = 0
-    for a, b in itertools.combinations(sorted(labels), 2):
-        same, together = labels[a] == labels[b], predicted[a] == predicted[b]
-        tp += same and together
-        fp += together and not same
-        fn += same and not together
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn) if tp + fn else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    clusters: dict[str, set[str]] = {}
-    for key, cluster in predicted.items():
-        clusters.setdefault(cluster, set()).add(labels[key])
-    false_merges = sum(len(reports) > 1 for reports in clusters.values())
-    return {
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
-        "false_pairs": fp,
-        "false_merges": false_merges,
-        "clusters": len(clusters),
-    }
-
-
-def methods() -> Iterable[tuple[str, Callable[[list[dict[str, Any]]], dict[str, str]]]]:
-    base = GroupOptions()
-    yield "this project (defaults)", ours(base)
-    yield "  without the source gate", ours(replace(base, source_gate=False))
-    yield "  without the time window", ours(replace(base, window_hours=1e9))
-    yield "  without IDF weights", ours(replace(base, idf=False))
-    yield "  without skipping recurring paragraphs", ours(replace(base, skip_recurring=False))
-    yield (
-        "  without same-source candidates (MinHashLSH only)",
-        ours(replace(base, source_candidates=0)),
-    )
-    low, high = base.rewrite_threshold, base.rewrite_threshold_unsourced
-    yield (
-        f"  one threshold ({low}) with or without a shared source",
-        ours(replace(base, rewrite_threshold_unsourced=low)),
-    )
-    yield (
-        f"  one threshold ({high}) with or without a shared source",
-        ours(replace(base, rewrite_threshold=high)),
-    )
-    yield "5-word shingle MinHash, Jaccard >= 0.5", shingle_baseline(0.5)
-    yield "5-word shingle MinHash, Jaccard >= 0.2", shingle_baseline(0.2)
-
-
-def seed_robustness(
-    rows: list[dict[str, Any]], seeds: range, base: GroupOptions | None = None
-) -> list[float]:
-    """F1 for each MinHash seed: LSH retrieval is random, the result should not be."""
-    labels = {r["id"]: r["label"] for r in rows}
-    base = base or GroupOptions()
-    return [scores(labels, ours(replace(base, seed=seed))(rows))["f1"] for seed in seeds]
-
-
-CRAWL_BATCH = {
-    "seed-000",
-    "seed-001",
-    "seed-002",
-    "seed-003",
-    "seed-004",
-    "copy-001-aggregator",
-    "amp-002",
-    "cut-003-aggregator",
-}
-
-
-def main() -> None:
-    rows = load()
-    labels = {r["id"]: r["label"] for r in rows}
-    positives = sum(labels[a] == labels[b] for a, b in itertools.combinations(sorted(labels), 2))
+def evaluate(labelled: LabelledSet, cv: int, rounds: int, show_errors: bool) -> None:
+    items = labelled.items
+    positives = sum(a.group == b.group for a, b in pairs(items))
+    languages = len({i.language for i in items})
+    reports = len({i.group for i in items if i.role == "member"})
     print(
-        f"{len(rows)} articles, {len(set(labels.values()))} reports, {positives} positive pairs\n"
+        f"{labelled.name}: {len(items)} articles, {reports} reports, {positives} positive"
+        f" pairs, {languages} languages\n"
     )
-    print("| method | precision | recall | F1 | false pairs | false merges | clusters |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, method in methods():
-        s = scores(labels, method(rows))
-        print(
-            f"| {name} | {s['precision']:.2f} | {s['recall']:.2f} | {s['f1']:.2f} "
-            f"| {s['false_pairs']} | {s['false_merges']} | {s['clusters']} |"
-        )
-    print("\nF1 over MinHash seeds 1-20 (the evaluation set; the crawl's own batch of seed pages):")
-    crawl_batch = [r for r in rows if r["id"] in CRAWL_BATCH]
-    for name, base in [
-        ("this project", GroupOptions()),
-        ("without same-source candidates", GroupOptions(source_candidates=0)),
-    ]:
-        full, small = (
-            seed_robustness(rows, range(1, 21), base),
-            seed_robustness(crawl_batch, range(1, 21), base),
-        )
-        print(
-            f"  {name}: {min(full):.2f}-{max(full):.2f}; {min(small):.2f}-{max(small):.2f}, "
-            f"below 1.00 for {sum(f < 1 for f in small)} of 20 seeds"
-        )
+    verifier = Verifier.load()
+    if cv:
+        print(f"Cross-validated by topic, {cv} folds:")
+        predicted, fold = cross_validate(items, cv)
+        within: Callable[[Labelled], object] | None = lambda item: fold[item.key]  # noqa: E731
+        print()
+    else:
+        trained_on = [t["set"] for t in (verifier.about or {}).get("trained_on", [])]
+        note = " (trained on this set: not an estimate)" if labelled.name in trained_on else ""
+        print(f"Shipped verifier{note}:")
+        predicted = group(items, verifier, Memo())
+        within = None
+    print("\n".join(report(items, predicted, within, rounds)))
+    if not cv:
+        print("\n| baseline | precision | recall | F1 | false pairs |\n|---|---:|---:|---:|---:|")
+        for threshold in (0.5, 0.2):
+            counts = pair_counts(pairs(items), shingle_baseline(threshold)(items))
+            print(
+                f"| 5-word shingle MinHash, Jaccard >= {threshold} | {counts.precision:.2f}"
+                f" | {counts.recall:.2f} | {counts.f1:.2f} | {counts.fp} |"
+            )
+    if show_errors:
+        print("\nErrors:")
+        print("\n".join(errors(items, predicted, within, verifier)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--set", default=str(EVAL_SET), help="labelled set (JSONL or folder)")
+    parser.add_argument("--texts", help="folder of page texts for a labels folder")
+    parser.add_argument("--cv", type=int, default=0, help="cross-validate with K folds")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap rounds")
+    parser.add_argument("--errors", action="store_true", help="list missed and false pairs")
+    args = parser.parse_args(argv)
+    labelled = load_set(args.set, args.texts)
+    if labelled.missing:
+        print(labelled.help, file=sys.stderr)
+    if not labelled.items:
+        raise SystemExit("no labelled article has a text: nothing to evaluate")
+    evaluate(labelled, args.cv, args.bootstrap, args.errors)
 
 
 if __name__ == "__main__":

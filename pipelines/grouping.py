@@ -29,6 +29,7 @@ from crawler.extensions import StateExtension
 from crawler.state import GROUPING_FIELDS, StateStore, kill_if
 from pipelines.export import SnapshotWriter
 from pipelines.group.grouper import Grouper, GroupOptions, PublishedAt, cluster_summaries
+from pipelines.group.verify import Verifier
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -44,10 +45,8 @@ def group_options_from_settings(settings: BaseSettings) -> GroupOptions:
         seed=settings.getint("NEWS_GROUP_SEED"),
         lsh_bands=settings.getint("NEWS_GROUP_LSH_BANDS"),
         lsh_rows=settings.getint("NEWS_GROUP_LSH_ROWS"),
-        rewrite_threshold=settings.getfloat("NEWS_GROUP_REWRITE_THRESHOLD"),
-        rewrite_threshold_unsourced=settings.getfloat("NEWS_GROUP_REWRITE_THRESHOLD_UNSOURCED"),
         duplicate_containment=settings.getfloat("NEWS_GROUP_DUPLICATE_CONTAINMENT"),
-        window_hours=settings.getfloat("NEWS_GROUP_WINDOW_HOURS"),
+        verifier=settings.get("NEWS_GROUP_VERIFIER"),
     )
 
 
@@ -63,6 +62,7 @@ class GroupingPipeline:
         self.state = state
         self.stats = stats
         self.options = options
+        self.verifier = Verifier.load(options.verifier)  # a bad coefficients file fails here
         self.writer = SnapshotWriter(out_dir)
         self.index_days = index_days
 
@@ -140,7 +140,11 @@ class GroupingPipeline:
         paths = self.writer.write(
             store.feed(),
             clusters,
-            {"options": asdict(self.options), "signature": self.options.signature_parameters()},
+            {
+                "options": asdict(self.options),
+                "signature": self.options.signature_parameters(),
+                "verifier": self.verifier.parameters(),
+            },
         )
         kill_if(self.state.kill_at, "snapshot")
         changed = store.articles(store.claim_pending(run_id))
@@ -158,7 +162,7 @@ class GroupingPipeline:
         pending = store.ungrouped()
         if not pending:
             return 0
-        grouper = Grouper(self.options)
+        grouper = Grouper(self.options, self.verifier)
         stored = json.loads(store.meta("signature") or "{}")
         current = self.options.signature_parameters()
         if stored.get("term_hash", current["term_hash"]) != current["term_hash"]:
@@ -173,15 +177,14 @@ class GroupingPipeline:
         new = [
             (a["url"], a) for a in pending if a["url"] not in grouper and not a.get("cluster_id")
         ]
-        new.sort(key=lambda kr: (PublishedAt.parse(kr[1].get("published")).sort_key(), kr[0]))
-        grouper.set_corpus(new, keep=True, extend=True)
+        new.sort(key=lambda kr: (PublishedAt.of(kr[1]).sort_key(), kr[0]))
         for key, record in new:
             grouper.add(key, record)
         assignments, sources = grouper.assignments(), grouper.cited_sources()
         pending_urls = {a["url"] for a in pending}
         stored = store.articles(assignments)
-        # An article grouped before keeps its fields (a similarity recomputed with today's IDF
-        # is not news) unless its cluster or relation changes; when a cluster's original
+        # An article grouped before keeps its fields (a similarity recomputed against a new
+        # original is not news) unless its cluster or relation changes; when a cluster's original
         # changes, all its members change with it.
         reshuffled = {
             assignments[a["url"]].cluster_id

@@ -88,10 +88,11 @@ NEWS_GROUP_NUM_PERM = 128  # MinHash permutations; stored in out/grouping.json w
 NEWS_GROUP_SEED = 1
 NEWS_GROUP_LSH_BANDS = 64  # candidates: MinHashLSH with 64 bands of 2 rows (p = 0.93 at J = 0.2)
 NEWS_GROUP_LSH_ROWS = 2
-NEWS_GROUP_REWRITE_THRESHOLD = 0.06  # similarity to join a cluster, versions citing one source
-NEWS_GROUP_REWRITE_THRESHOLD_UNSOURCED = 0.18  # ... and versions that share no cited source
 NEWS_GROUP_DUPLICATE_CONTAINMENT = 0.8  # share of the shorter text in verbatim paragraphs
-NEWS_GROUP_WINDOW_HOURS = 72.0  # rewrites are published within this time of each other
+# Whether a candidate is a version of the same report: a verifier learned from labelled pairs
+# (python -m eval.train), its coefficients and thresholds in a JSON file; None: the packaged one
+# (pipelines/group/verifier.json).
+NEWS_GROUP_VERIFIER = None
 
 # --- state (crawler/state.py) --------------------------------------------------------------------
 NEWS_STATE_DIR = "state"  # the SQLite database and the run lock

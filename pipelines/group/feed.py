@@ -2,9 +2,9 @@
 
 Any feed with at least `url` and `text` per line works (this project's, or another tool's);
 `title`, `published`, `outlet` and `language` are used when present. The input is read three
-times instead of being held in memory: once to check each line and weigh terms over the whole
-feed, once in publication order to group, and once to write every usable line back, in input
-order, with `cluster_id`, `relation` and `similarity` added. A line that cannot be used is named
+times instead of being held in memory: once to check each line and find its publication time,
+once in publication order to group, and once to write every usable line back, in input order,
+with `cluster_id`, `relation` and `similarity` added. A line that cannot be used is named
 in one log line with the reason and left out of the output.
 """
 
@@ -55,18 +55,12 @@ class FeedGrouping:
         grouper = Grouper(self.options)
         usable: list[tuple[tuple[int, float], int, int]] = []  # (time, line number, offset)
 
-        def scan() -> Iterator[tuple[str, dict[str, Any]]]:
-            with self._bar(size, "checking", show) as bar, source.open("rb") as f:
-                for number, offset, raw in _lines(f, bar):
-                    counts.lines += 1
-                    record = _usable(number, raw, counts)
-                    if record is not None:
-                        usable.append(
-                            (PublishedAt.parse(record.get("published")).sort_key(), number, offset)
-                        )
-                        yield str(number), record
-
-        grouper.set_corpus(scan())
+        with self._bar(size, "checking", show) as bar, source.open("rb") as f:
+            for number, offset, raw in _lines(f, bar):
+                counts.lines += 1
+                record = _usable(number, raw, counts)
+                if record is not None:
+                    usable.append((PublishedAt.of(record).sort_key(), number, offset))
         usable.sort()
         with self._bar(len(usable), "grouping", show, unit="lines") as bar, source.open("rb") as f:
             for _, number, offset in usable:

@@ -13,34 +13,100 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-# canonical name -> aliases (lowercase, matched as whole words)
+import regex
+
+# canonical name -> aliases (lowercase, matched as whole words, in any language's text). A
+# gazetteer of the agencies and outlets whose reports others re-report, with the spellings other
+# scripts give them; data, to be extended.
 KNOWN_SOURCES: dict[str, tuple[str, ...]] = {
-    "The Wall Street Journal": ("the wall street journal", "wall street journal", "wsj"),
-    "Reuters": ("reuters",),
-    "Associated Press": ("the associated press", "associated press"),
-    "Agence France-Presse": ("agence france-presse", "agence france presse", "afp"),
-    "Bloomberg": ("bloomberg", "bloomberg news"),
-    "The New York Times": ("the new york times", "new york times", "nyt"),
-    "The Washington Post": ("the washington post", "washington post"),
-    "Financial Times": ("the financial times", "financial times"),
+    "The Wall Street Journal": (
+        "the wall street journal",
+        "wall street journal",
+        "wsj",
+        "уолл-стрит джорнэл",
+        "уолл-стрит джорнал",
+        "уолл стрит джорнал",
+        "волл-стріт джорнел",
+        "ウォール・ストリート・ジャーナル",
+        "وول ستريت جورنال",
+    ),
+    "Reuters": ("reuters", "рейтер", "рейтерс", "ロイター", "رويترز", "路透社"),
+    "Associated Press": (
+        "the associated press",
+        "associated press",
+        "ассошиэйтед пресс",
+        "ассошіейтед прес",
+    ),
+    "Agence France-Presse": (
+        "agence france-presse",
+        "agence france presse",
+        "afp",
+        "франс пресс",
+        "франс-пресс",
+    ),
+    "Bloomberg": ("bloomberg", "bloomberg news", "блумберг", "ブルームバーグ", "بلومبرغ"),
+    "The New York Times": (
+        "the new york times",
+        "new york times",
+        "nyt",
+        "нью-йорк таймс",
+        "ニューヨーク・タイムズ",
+        "نيويورك تايمز",
+    ),
+    "The Washington Post": ("the washington post", "washington post", "вашингтон пост"),
+    "Los Angeles Times": ("los angeles times", "la times"),
+    "Financial Times": ("the financial times", "financial times", "файнэншл таймс"),
     "The Guardian": ("the guardian",),
-    "The Economist": ("the economist",),
-    "BBC": ("bbc", "bbc news"),
+    "The Times": ("the times of london",),
+    "The Telegraph": ("the daily telegraph", "the telegraph"),
+    "The Economist": ("the economist", "экономист", "економіст"),
+    "The Atlantic": ("the atlantic",),
+    "The Information": ("the information",),
+    "BBC": ("bbc", "bbc news", "би-би-си"),
     "CNN": ("cnn",),
+    "CNBC": ("cnbc",),
+    "ESPN": ("espn",),
+    "NBC News": ("nbc news",),
+    "CBS News": ("cbs news",),
+    "ABC News": ("abc news",),
+    "Fox News": ("fox news",),
     "Politico": ("politico",),
     "Axios": ("axios",),
+    "Semafor": ("semafor",),
+    "The Intercept": ("the intercept",),
     "Der Spiegel": ("der spiegel", "spiegel"),
+    "Die Zeit": ("die zeit",),
+    "Süddeutsche Zeitung": ("süddeutsche zeitung",),
+    "Frankfurter Allgemeine Zeitung": ("frankfurter allgemeine", "faz"),
+    "Bild": ("bild-zeitung",),
+    "Correctiv": ("correctiv",),
     "Le Monde": ("le monde",),
+    "Le Figaro": ("le figaro",),
+    "Mediapart": ("mediapart",),
+    "El País": ("el país", "el pais"),
+    "Corriere della Sera": ("corriere della sera",),
+    "La Repubblica": ("la repubblica",),
+    "Mundo Deportivo": ("mundo deportivo",),
     "Kyiv Post": ("the kyiv post", "kyiv post"),
-    "Ukrainska Pravda": ("ukrainska pravda",),
-    "Ukrinform": ("ukrinform",),
-    "Interfax-Ukraine": ("interfax-ukraine",),
+    "The Kyiv Independent": ("the kyiv independent", "kyiv independent"),
+    "Ukrainska Pravda": ("ukrainska pravda", "українська правда"),
+    "Ukrinform": ("ukrinform", "укрінформ"),
+    "Interfax-Ukraine": ("interfax-ukraine", "інтерфакс-україна"),
+    "Interfax": ("interfax", "интерфакс"),
     "Suspilne": ("suspilne",),
-    "TASS": ("tass",),
-    "RIA Novosti": ("ria novosti",),
-    "Yonhap": ("yonhap", "yonhap news agency"),
-    "Kyodo": ("kyodo", "kyodo news"),
-    "Xinhua": ("xinhua",),
+    "TASS": ("tass", "тасс"),
+    "RIA Novosti": ("ria novosti", "риа новости"),
+    "Meduza": ("meduza", "медуза"),
+    "Nikkei": ("nikkei", "日経", "日本経済新聞"),
+    "Kyodo": ("kyodo", "kyodo news", "共同通信"),
+    "Jiji": ("jiji press", "時事通信"),
+    "NHK": ("nhk",),
+    "Yonhap": ("yonhap", "yonhap news agency", "연합뉴스"),
+    "Xinhua": ("xinhua", "синьхуа", "新华社"),
+    "South China Morning Post": ("south china morning post", "scmp"),
+    "Al Jazeera": ("al jazeera", "الجزيرة"),
+    "Times of India": ("the times of india", "times of india"),
+    "Anadolu": ("anadolu agency", "anadolu"),
     "Defence Intelligence of Ukraine": (
         "defence intelligence of ukraine",
         "defense intelligence of ukraine",
@@ -52,15 +118,52 @@ KNOWN_SOURCES: dict[str, tuple[str, ...]] = {
         "hur",
     ),
 }
+# aliases that are also ordinary words: matched only as written here
+CASE_SENSITIVE_SOURCES: dict[str, tuple[str, ...]] = {
+    "The Economist": ("Economist",),
+    "SPORT": ("SPORT",),
+    "ARD": ("ARD",),
+    "dpa": ("dpa",),
+    "EFE": ("EFE",),
+    "ANSA": ("ANSA",),
+    "Associated Press": ("AP",),
+    "Bild": ("BILD",),
+}
 
 _ALIASES = sorted(
     ((alias, name) for name, aliases in KNOWN_SOURCES.items() for alias in aliases),
     key=lambda pair: -len(pair[0]),
 )
-_KNOWN = re.compile(
-    r"(?<![\w-])(" + "|".join(re.escape(a) for a, _ in _ALIASES) + r")(?![\w-])", re.IGNORECASE
-)
-_CANONICAL = {alias: name for alias, name in _ALIASES}
+
+
+def _alias_pattern(alias: str) -> str:
+    """An alias as a whole word of its own script: "ESPN" is found in "米ESPNによると", not
+    in "ESPNews"; CJK aliases need no boundary."""
+    escaped = regex.escape(alias)
+    if regex.match(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]", alias):
+        return escaped
+    return rf"(?<!{_LETTER}){escaped}(?!{_LETTER})"
+
+
+_LETTER = r"[\p{Latin}\p{Cyrillic}\p{Greek}\p{Arabic}\d-]"
+
+
+_KNOWN = regex.compile("|".join(f"({_alias_pattern(a)})" for a, _ in _ALIASES), regex.IGNORECASE)
+_CASED_ALIASES = [(a, n) for n, aliases in CASE_SENSITIVE_SOURCES.items() for a in aliases]
+_KNOWN_CASED = regex.compile("|".join(f"({_alias_pattern(a)})" for a, _ in _CASED_ALIASES))
+
+
+def mentioned_sources(text: str) -> list[str]:
+    """The known sources `text` names, in the order of their first mention."""
+    found: list[tuple[int, str]] = []
+    for pattern, names in ((_KNOWN, _ALIASES), (_KNOWN_CASED, _CASED_ALIASES)):
+        for match in pattern.finditer(text):
+            found.append((match.start(), names[match.lastindex - 1][1]))
+    return list(dict.fromkeys(name for _, name in sorted(found)))
+
+
+# an agency's dateline: "(Reuters) -", "(Jiji Press)--", "(AP) —", "(Kyodo)"
+_DATELINE = re.compile(r"\((?:[A-Z][\w.]*\s?){1,3}(?:Press|News)?\)\s*(?:-{1,2}|—|–)?")
 
 _WORD = r"[A-Z](?:[\w&'-]|\.(?=\w))*"  # "Reuters", "U.S", not "Authority." ending a sentence
 _NAME = rf"((?:the\s+)?{_WORD}(?:\s+(?:of\s+|for\s+|and\s+)?{_WORD}){{0,5}})"
@@ -96,7 +199,7 @@ class Source:
 
 @lru_cache(maxsize=4096)
 def _name_words(name: str) -> frozenset[str]:
-    names = [name, *KNOWN_SOURCES.get(name, ())]
+    names = [name, *KNOWN_SOURCES.get(name, ()), *CASE_SENSITIVE_SOURCES.get(name, ())]
     return frozenset(w for n in names for w in re.findall(r"[\w']+", n.lower()))
 
 
@@ -104,10 +207,18 @@ def cited_source(title: str | None, paragraphs: list[str]) -> Source | None:
     """The source a version attributes its report to, or None."""
     title = (title or "").replace("’", "'")
     lead = " ".join(paragraphs).replace("’", "'")
-    for text in (title, lead):
-        known = _KNOWN.search(text)
+    # "Feb 27 (Reuters) - ..., Bloomberg News reported": the dateline names who distributes
+    # the text; the report's source is the one the text then names, if any.
+    dateline = _DATELINE.search(lead[:300])
+    undated = lead[: dateline.start()] + lead[dateline.end() :] if dateline else lead
+    for text in (title, undated):
+        known = mentioned_sources(text)
         if known:
-            return _source(_CANONICAL[known.group(1).lower()])
+            return _source(known[0])
+    if dateline:
+        known = mentioned_sources(dateline.group(0))
+        if known:
+            return _source(known[0])
     for pattern in _TITLE:
         match = pattern.search(title)
         if match and _looks_like_organisation(match.group(1)):

@@ -1,25 +1,36 @@
-"""Text features for grouping: words, content terms, paragraph fingerprints.
+"""Text features for grouping: content terms, language-independent anchors, paragraph prints.
 
-Content terms are lowercased words with stopwords removed (jusText's stoplists, which trafilatura
-already installs, for 100 languages) and stemmed (Snowball), with numbers normalised so that
-"1,000", "1000" and "a thousand" are one term. Paragraph fingerprints identify verbatim
-paragraphs whatever the whitespace, case or punctuation around them.
+- **Content terms** are a text's words without stopwords (jusText's stoplists, which trafilatura
+  already installs), stemmed (Snowball), each weighted by how rare the word is in its language:
+  `wordfreq`'s frequency of the word in general text, not the document frequency of the batch
+  being grouped (a batch of a hundred articles gives crude statistics, and a fixed weight lets
+  an article be described once, whatever else is grouped with it). "the" weighs ~0, "troops" ~3,
+  "trimetazidine" and names that no list knows 6.
+- **Anchors** survive translation: numbers by value ("2,000" = "2.000" = "2 000"; "10.3 million" =
+  "10,3 milioni" = "10,3 млн"; "450万" = 4.5 million), and names of people, places and
+  organisations reduced to a transliterated consonant skeleton ("Zaluzhny", "Залужний",
+  "Ζαλούζνι", "Załużny", "Saluschnyj" -> "sls n"), so the German, Greek and Latvian versions of
+  one report share them with the English one.
+- **Paragraph fingerprints** identify verbatim paragraphs whatever the whitespace, case or
+  punctuation around them.
+
+Tokens are runs of one script, so "米ESPNによると" yields "ESPN" between Japanese words.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import unicodedata
 import zlib
 from functools import lru_cache
 
 import justext
+import regex
 import snowballstemmer
-
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|\d+(?:[.,]\d+)*")
-_THOUSANDS = re.compile(r"(?<=\d)[,\u202f\u00a0 ](?=\d{3}\b)")
-_NUMBER_WORDS = re.compile(r"\b(?:a|one) thousand\b")
+import wordfreq
+from anyascii import anyascii
 
 # ISO 639-1 -> (jusText stoplist, Snowball stemmer); other languages get neither.
 _LANGUAGES = {
@@ -29,22 +40,61 @@ _LANGUAGES = {
     "de": ("German", "german"),
     "fr": ("French", "french"),
     "es": ("Spanish", "spanish"),
+    "ca": ("Catalan", "catalan"),
     "it": ("Italian", "italian"),
     "pt": ("Portuguese", "portuguese"),
     "nl": ("Dutch", "dutch"),
-    "pl": ("Polish", "polish"),
-    "cs": ("Czech", "czech"),
+    "pl": ("Polish", None),
+    "cs": ("Czech", None),
+    "sk": ("Slovak", None),
     "ro": ("Romanian", "romanian"),
     "sv": ("Swedish", "swedish"),
     "da": ("Danish", "danish"),
+    "no": ("Norwegian_Bokmal", "norwegian"),
+    "nb": ("Norwegian_Bokmal", "norwegian"),
     "fi": ("Finnish", "finnish"),
     "hu": ("Hungarian", "hungarian"),
     "tr": ("Turkish", "turkish"),
+    "el": ("Greek", "greek"),
+    "lv": ("Latvian", None),
+    "lt": ("Lithuanian", "lithuanian"),
+    "et": ("Estonian", None),
+    "sl": ("Slovenian", None),
+    "hr": ("Croatian", None),
+    "sr": ("Serbian", "serbian"),
+    "bg": ("Bulgarian", None),
+    "id": ("Indonesian", "indonesian"),
+    "ar": ("Arabic", "arabic"),
 }
+_WORDFREQ_LANGUAGE = {"no": "nb"}
 
-
-# Words of attribution and time that every news lead has ("..., X reported on Tuesday, citing
-# sources"); the cited source itself is compared separately. Matched before stemming.
+# Words of dates and of attribution that every news lead has ("..., X reported on Tuesday,
+# citing sources"): not what a report says. Matched before stemming.
+_DATE_WORDS = frozenset(
+    [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "today",
+        "yesterday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ]
+)
 _ATTRIBUTION = {
     "en": frozenset(
         [
@@ -70,18 +120,87 @@ _ATTRIBUTION = {
             "announced",
             "announce",
             "confirmed",
-            "monday",
-            "tuesday",
-            "wednesday",
-            "thursday",
-            "friday",
-            "saturday",
-            "sunday",
-            "today",
-            "yesterday",
         ]
     ),
 }
+
+# One script per token: Latin, Cyrillic, Greek... letters with their combining marks; CJK,
+# kana, Hangul and Thai runs; numbers with their group and decimal separators.
+_TOKEN = regex.compile(
+    r"[\p{Latin}\p{M}]+(?:'[\p{Latin}\p{M}]+)*|[\p{Cyrillic}\p{M}]+(?:'[\p{Cyrillic}\p{M}]+)*"
+    r"|[\p{Greek}\p{M}]+|[\p{Arabic}\p{M}]+|[\p{Hebrew}\p{M}]+|\p{Han}+|\p{Hiragana}+"
+    r"|\p{Katakana}+|\p{Hangul}+|\p{Thai}+|[\p{L}\p{M}]+"
+    r"|\d+(?:[.,]\d+|[\u202f\u00a0 ]\d{3}(?!\d))*"
+)
+_CASELESS = regex.compile(r"^[\p{Arabic}\p{Hebrew}\p{M}]+$")
+_CJK = regex.compile(r"^[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}]+$")
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|\d+(?:[.,]\d+)*")
+_THOUSANDS = re.compile(r"(?<=\d)[,\u202f\u00a0 ](?=\d{3}\b)")
+_NUMBER_WORDS = re.compile(r"\b(?:a|one) thousand\b")
+
+# number words that multiply the number before them ("10.3 million", "4,5 Mio", "6 млрд")
+_MULTIPLIERS = {
+    **dict.fromkeys(
+        [
+            "million",
+            "millions",
+            "mln",
+            "mio",
+            "mill",
+            "millionen",
+            "millones",
+            "millón",
+            "milioni",
+            "milione",
+            "miljoner",
+            "miljoonaa",
+            "millió",
+            "miljoni",
+            "milijoni",
+            "milionów",
+            "миллион",
+            "миллиона",
+            "миллионов",
+            "млн",
+            "мільйон",
+            "мільйонів",
+            "мільйона",
+            "εκατ",
+            "εκατομμύρια",
+            "εκατομμύριο",
+        ],
+        1e6,
+    ),
+    **dict.fromkeys(
+        [
+            "billion",
+            "billions",
+            "bn",
+            "mrd",
+            "milliarde",
+            "milliarden",
+            "miliardi",
+            "miliardo",
+            "mil_millones",
+            "млрд",
+            "миллиард",
+            "миллиарда",
+            "миллиардов",
+            "мільярд",
+            "мільярдів",
+            "δισ",
+            "δισεκατομμύρια",
+        ],
+        1e9,
+    ),
+    **dict.fromkeys(["thousand", "thousands", "тыс", "тысяч", "тисяч", "tys", "tausend"], 1e3),
+}
+_CJK_NUMBER = regex.compile(r"(\d+(?:\.\d+)?)\s*(万|億)")
+_CJK_MULTIPLIERS = {"万": 1e4, "億": 1e8}
+
+MAX_WEIGHT = 6.0  # words no frequency list knows (names, rare terms)
+UNKNOWN_LANGUAGE_WEIGHT = 4.0  # every word of a language wordfreq does not cover
+NAME_MIN_WEIGHT = 2.5  # a capitalised common word ("Officials") is not a name
 
 
 def words(text: str) -> list[str]:
@@ -94,54 +213,205 @@ def words(text: str) -> list[str]:
     return _WORD.findall(_THOUSANDS.sub("", text))
 
 
-def term_hashes(
-    text: str, language: str = "en", exclude: frozenset[str] = frozenset()
-) -> list[int]:
-    """`term_hash` of each content term of `text`; words in `exclude` (lowercased) are left
-    out too. Languages without a stoplist or stemmer keep every word as it is."""
-    vocabulary = _vocabulary(language)
-    out = []
-    for word in words(text):
-        if word not in exclude:
-            term = vocabulary.term(word)
-            if term is not None:
-                out.append(term)
-    return out
+def tokens(text: str) -> list[tuple[str, int]]:
+    """(token, offset) of every word (one script) and number of `text`, NFKC-normalised."""
+    text = unicodedata.normalize("NFKC", text).replace("’", "'")
+    return [(m.group(0), m.start()) for m in _TOKEN.finditer(text)]
 
 
-class _Vocabulary:
-    """word -> hash of its stem, or None for words that are not content: stopwords, words of
-    attribution, single letters. A memo (one per language), because news repeats its words."""
+class Vocabulary:
+    """A language's stopwords, stemmer and word weights, memoised (news repeats its words)."""
 
     def __init__(self, language: str):
+        self.language = language
         stoplist, algorithm = _LANGUAGES.get(language, (None, None))
-        self._skip = _ATTRIBUTION.get(language, frozenset()) | (
-            frozenset(w.casefold() for w in justext.get_stoplist(stoplist))
-            if stoplist
-            else frozenset()
+        try:
+            stop = justext.get_stoplist(stoplist) if stoplist else ()
+        except ValueError:
+            stop = ()
+        self.stopwords = frozenset(w.casefold() for w in stop) | _ATTRIBUTION.get(
+            language, frozenset()
         )
         self._stemmer = snowballstemmer.stemmer(algorithm) if algorithm else None
-        self._cache: dict[str, int | None] = {}
+        code = _WORDFREQ_LANGUAGE.get(language, language)
+        self._frequencies = (
+            wordfreq.get_frequency_dict(code) if code in _wordfreq_languages() else None
+        )
+        self._terms: dict[str, tuple[int, float] | None] = {}
 
-    def term(self, word: str) -> int | None:
+    def weight(self, word: str) -> float:
+        """How much a (lowercased) word says: -log10 of its frequency, minus one (so the
+        commonest words weigh ~0), capped at MAX_WEIGHT for words the list does not have."""
+        if self._frequencies is None:
+            return UNKNOWN_LANGUAGE_WEIGHT
+        frequency = self._frequencies.get(word, 0.0)
+        if frequency <= 0:
+            return MAX_WEIGHT
+        return min(MAX_WEIGHT, max(0.0, -math.log10(frequency) - 1.0))
+
+    def term(self, word: str) -> tuple[int, float] | None:
+        """(hash of the stem, weight) of a lowercased word, or None for a word that is not
+        content: stopwords, dates, attribution, single letters, numbers."""
         try:
-            return self._cache[word]
+            return self._terms[word]
         except KeyError:
             pass
-        if len(self._cache) > 500_000:
-            self._cache.clear()
-        if word in self._skip or (len(word) < 2 and not word.isdigit()):
+        if len(self._terms) > 500_000:
+            self._terms.clear()
+        if (
+            word in self.stopwords
+            or word in _DATE_WORDS
+            or len(word) < 2
+            or word[0].isdigit()
+            or _CJK.match(word)
+        ):
             entry = None
         else:
-            stem = word if word[0].isdigit() or not self._stemmer else self._stemmer.stemWord(word)
-            entry = term_hash(stem)
-        self._cache[word] = entry
+            stem = self._stemmer.stemWord(word) if self._stemmer else word
+            entry = (term_hash(stem), self.weight(word))
+        self._terms[word] = entry
         return entry
 
 
-@lru_cache(maxsize=32)
-def _vocabulary(language: str) -> _Vocabulary:
-    return _Vocabulary(language)
+@lru_cache(maxsize=64)
+def vocabulary(language: str | None) -> Vocabulary:
+    return Vocabulary((language or "en").lower().split("-")[0][:2])
+
+
+@lru_cache(maxsize=1)
+def _wordfreq_languages() -> frozenset[str]:
+    return frozenset(wordfreq.available_languages())
+
+
+def content_terms(text: str, language: str | None) -> dict[int, float]:
+    """{term hash: weight} of the content words of `text` (each counted once)."""
+    vocab = vocabulary(language)
+    out: dict[int, float] = {}
+    for token, _ in tokens(text):
+        entry = vocab.term(token.casefold())
+        if entry is not None and entry[1] > out.get(entry[0], -1.0):
+            out[entry[0]] = entry[1]
+    return out
+
+
+def anchors(text: str, language: str | None) -> dict[int, float]:
+    """{anchor hash: weight} of what survives translation: numbers by value, names by their
+    transliterated consonant skeleton (see the module's docstring)."""
+    vocab = vocabulary(language)
+    found = tokens(text)
+    lowered = [t.casefold() for t, _ in found]
+    out: dict[int, float] = {}
+
+    def keep(key: str, weight: float) -> None:
+        h = term_hash(key)
+        if weight > out.get(h, 0.0):
+            out[h] = weight
+
+    for i, (token, offset) in enumerate(found):
+        if token[0].isdigit():
+            value = _number(token)
+            if value is None:
+                continue
+            following = lowered[i + 1] if i + 1 < len(found) else ""
+            multiplier = 1.0 if following[:1].isdigit() else _MULTIPLIERS.get(following, 1.0)
+            value *= multiplier
+            if value < 10 and multiplier == 1.0:
+                continue  # "3 people", list numbers: too common to say anything
+            keep(_number_key(value), _number_weight(value, multiplier))
+            continue
+        word = lowered[i]
+        if word in vocab.stopwords or word in _DATE_WORDS or _CJK.match(token):
+            continue
+        caseless = bool(_CASELESS.match(token))
+        weight = UNKNOWN_LANGUAGE_WEIGHT
+        if not caseless:
+            if not (token[0].isupper() or token.isupper()):
+                continue
+            weight = vocab.weight(word)
+            before = text[:offset].rstrip()
+            sentence_start = not before or before[-1] in '.!?:\n"«“”»—–-'
+            if sentence_start and weight < 4.5:
+                continue  # "Officials said..." at the start of a sentence is no name
+            if not token.isupper() and weight < NAME_MIN_WEIGHT:
+                continue
+        elif len(token) < 4:
+            continue
+        latin = anyascii(token).lower()
+        if caseless and latin.startswith("al") and len(latin) > 4:
+            latin = latin[2:]  # the Arabic article
+        key = skeleton(latin)
+        if len(key) >= 3:
+            keep("@" + key, max(min(weight, MAX_WEIGHT), NAME_MIN_WEIGHT))
+    for match in _CJK_NUMBER.finditer(unicodedata.normalize("NFKC", text)):
+        value = float(match.group(1)) * _CJK_MULTIPLIERS[match.group(2)]
+        keep(_number_key(value), _number_weight(value, 10.0))
+    return out
+
+
+def skeleton(latin: str) -> str:
+    """A name's consonants after transliteration, with the letters that transliterations of
+    one name disagree on merged: Zaluzhny, Zaluzhniy (from Ukrainian), Zaloyzni (from Greek),
+    Zaluzny (from Polish), Saluschnyj (German) -> "slsn"."""
+    s = re.sub(r"[^a-z]", "", latin)
+    s = s.replace("mp", "b").replace("ph", "f").replace("ck", "k").replace("sch", "s")
+    s = s.translate(_SKELETON)
+    s = re.sub(r"[aeiouyhjw]", "", s)
+    return re.sub(r"(.)\1+", r"\1", s)
+
+
+_SKELETON = str.maketrans("zcqpdgx", "skkbtks")
+
+
+def _number(token: str) -> float | None:
+    """The value of a number token: "2,000", "2.000", "2 000" -> 2000; "10,3" -> 10.3."""
+    t = token.replace("\u202f", "").replace("\u00a0", "")
+    if re.fullmatch(r"\d{1,3}(?:([., ])\d{3})(?:\1\d{3})*", t):
+        return float(re.sub(r"[., ]", "", t))
+    t = t.replace(" ", "")
+    if re.fullmatch(r"\d+[.,]\d+", t):
+        return float(t.replace(",", "."))
+    digits = re.sub(r"\D", "", t)
+    return float(digits) if digits else None
+
+
+def _number_key(value: float) -> str:
+    if value >= 1e5:
+        return f"#{value:.3g}"  # 10.3 million whatever the spelling; 3 significant digits
+    if abs(value - round(value)) < 1e-9:
+        return f"#{round(value)}"
+    return f"#{value:.3g}"
+
+
+def _number_weight(value: float, multiplier: float) -> float:
+    if multiplier == 1.0 and 1900 <= value <= 2100:
+        return 1.0  # a year: every article of the period has it
+    return 2.0 if value < 100 else 4.0
+
+
+_SENTENCE_LINE_WORDS = 8
+
+
+def lead(text: str, max_words: int = 80) -> str:
+    """The first `max_words` words of the text's sentence-like lines: menus, captions and
+    other short lines of chrome that a page may have left in the text are passed over."""
+    kept: list[str] = []
+    count = 0
+    for line in re.split(r"\n+", text):
+        line_words = line.split()
+        if len(line_words) < _SENTENCE_LINE_WORDS:
+            continue
+        kept.extend(line_words)
+        count += len(line_words)
+        if count >= max_words:
+            break
+    return " ".join(kept[:max_words])
+
+
+def paragraphs(text: str) -> list[str]:
+    """Paragraphs separated by blank lines, or by line breaks when the text has no blank
+    lines (feeds of other tools)."""
+    parts = text.split("\n\n") if "\n\n" in text else text.split("\n")
+    return [p for p in parts if p.strip()]
 
 
 _FINGERPRINT_TOKENS = re.compile(r"\w+")
@@ -151,11 +421,11 @@ def fingerprint(paragraph: str) -> tuple[int, int] | None:
     """(64-bit fingerprint, word count) of a paragraph, or None when it is too short to identify
     anything (a subheading of three words recurs by chance). Case, punctuation and spacing do
     not count, so a copy re-typeset by another site still matches."""
-    tokens = _FINGERPRINT_TOKENS.findall(paragraph.casefold())
-    if len(tokens) < 6:
+    found = _FINGERPRINT_TOKENS.findall(paragraph.casefold())
+    if len(found) < 6:
         return None
-    digest = hashlib.blake2b(" ".join(tokens).encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big"), len(tokens)
+    digest = hashlib.blake2b(" ".join(found).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big"), len(found)
 
 
 def term_hash(term: str) -> int:
@@ -163,4 +433,6 @@ def term_hash(term: str) -> int:
     return zlib.crc32(term.encode("utf-8"))
 
 
-HASH_SCHEME = "crc32(utf-8 term)"
+# How terms and anchors are hashed and weighed; stored with the grouping index, which is not
+# restored when this changes.
+HASH_SCHEME = "crc32(utf-8 stem|#number|@skeleton); wordfreq 3 weights; v2"
