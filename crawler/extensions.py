@@ -269,8 +269,9 @@ class StateExtension:
         """A redirect to a page another request already fetches (the scheduler's duplicate
         filter drops it): the redirected page's journey ends there. A plain duplicate is left
         alone: the request it duplicates ends the page's journey."""
-        if request.meta.get("redirect_urls"):
-            self.page_done(request)
+        for url in request.meta.get("redirect_urls", ()):
+            if url != request.url:  # the target's own request ends its journey
+                self._end(url)
 
     # -- the buffer --------------------------------------------------------------------------------
 
