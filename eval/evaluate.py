@@ -4,14 +4,15 @@
     .venv/bin/python -m eval.evaluate --set ../shared/devsets/syndication-dev --cv 4 --errors
 
 Prints pairwise precision, recall and F1 (a pair of articles is positive when both are versions
-of one report), false pairs and their share of the predicted pairs, B-cubed F1, the same within
-one language and across languages, recall by kind of version (verbatim, rewrite, translation),
-the hard negatives merged into their report's cluster by kind, and 95% bootstrap intervals
-(resampling topics). With `--cv K` the figures are cross-validated by topic: the verifier is
-trained (`eval.train.fit`) on the other folds' topics and scored on each fold's, never on the
-articles it was trained on. Without `--cv` the shipped verifier is used: on a set it was trained
-on, that figure is not an estimate of anything. `--errors` lists the missed and the false pairs
-with the verifier's probability and the features behind it.
+of one report), false pairs and their share of the predicted pairs, the same within one
+language and across languages, recall by kind of version (verbatim, rewrite, translation), the
+hard negatives put with a version of their report by kind, and 95% bootstrap intervals
+(resampling topics); B-cubed F1 for a single grouping. With `--cv K` the figures are
+cross-validated by topic: for each fold the verifier is trained (`eval.train.fit`) on the other
+folds' topics, all the articles are grouped with it, and the pairs with an article of the fold
+are scored -- never a pair the verifier was trained on. Without `--cv` the shipped verifier is
+used: on a set it was trained on, that figure is not an estimate of anything. `--errors` lists
+the missed and the false pairs with the verifier's probability and the features behind it.
 """
 
 from __future__ import annotations
@@ -19,22 +20,14 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from datasketch import MinHash, MinHashLSH
 
 from eval.datasets import EVAL_SET, Labelled, LabelledSet, load_set
-from eval.metrics import (
-    Pair,
-    bcubed_f1,
-    bootstrap,
-    negatives_merged,
-    pair_counts,
-    pair_kind,
-    pairs,
-    recall_by_kind,
-)
+from eval.metrics import Pair, PairCounts, bcubed_f1, pair_counts, pair_kind, pairs
 from eval.train import Memo, fit, group
 from pipelines.group.describe import PublishedAt
 from pipelines.group.text import words
@@ -47,104 +40,168 @@ def same_language(pair: Pair) -> bool:
     return pair[0].language == pair[1].language
 
 
+@dataclass(frozen=True)
+class Scored:
+    """A pair of labelled articles and whether the grouping put them together."""
+
+    a: Labelled
+    b: Labelled
+    together: bool
+
+    @property
+    def same(self) -> bool:
+        return self.a.group == self.b.group
+
+
+def scored_pairs(items: list[Labelled], predicted: Predicted) -> list[Scored]:
+    return [Scored(a, b, predicted[a.key] == predicted[b.key]) for a, b in pairs(items)]
+
+
 def cross_validate(
     items: list[Labelled], folds: int, seed: int = 0, log: Callable[[str], None] = print
-) -> tuple[Predicted, dict[str, int]]:
-    """Predictions for every item from a verifier trained without its topic; item -> fold."""
+) -> list[Scored]:
+    """Each fold's topics scored with a verifier trained on the other folds' topics. All the
+    articles are grouped together, as a crawl would meet them; the pairs scored for a fold are
+    those with an article of the fold (a pair across two folds is scored in both)."""
     topics = sorted({i.topic for i in items})
     random.Random(seed).shuffle(topics)
     fold_of_topic = {t: n % folds for n, t in enumerate(topics)}
     fold = {i.key: fold_of_topic[i.topic] for i in items}
-    predicted: Predicted = {}
+    scored: list[Scored] = []
     memo = Memo()
     for n in range(folds):
         train = [i for i in items if fold[i.key] != n]
-        test = [i for i in items if fold[i.key] == n]
         verifier, f1 = fit(train, memo)
+        test = sorted({i.topic for i in items if fold[i.key] == n})
         log(
             f"  fold {n + 1}: trained on {len(train)} articles (F1 {f1:.2f}, threshold"
-            f" {verifier.threshold}, founder {verifier.founder_threshold}), tested on"
-            f" {len(test)}: {', '.join(sorted({i.topic for i in test}))}"
+            f" {verifier.threshold}, founder {verifier.founder_threshold}); scored:"
+            f" {', '.join(test)}"
         )
-        predicted.update({k: f"{n}:{c}" for k, c in group(test, verifier, memo).items()})
-    return predicted, fold
+        predicted = group(items, verifier, memo)
+        scored += [
+            s for s in scored_pairs(items, predicted) if fold[s.a.key] == n or fold[s.b.key] == n
+        ]
+    return scored
 
 
-def report(
-    items: list[Labelled],
-    predicted: Predicted,
-    within: Callable[[Labelled], object] | None,
+def counts_of(scored: Iterable[Scored], keep: Callable[[Pair], bool] | None = None) -> PairCounts:
+    counts = PairCounts()
+    for s in scored:
+        if keep is not None and not keep((s.a, s.b)):
+            continue
+        counts.tp += s.same and s.together
+        counts.fp += s.together and not s.same
+        counts.fn += s.same and not s.together
+    return counts
+
+
+def bootstrap_counts(
+    scored: list[Scored],
+    keep: Callable[[Pair], bool] | None,
+    statistic: Callable[[PairCounts], float],
     rounds: int,
-) -> list[str]:
-    scored = pairs(items, within)
-    everything = pair_counts(scored, predicted)
-    one = pair_counts(scored, predicted, same_language)
-    two = pair_counts(scored, predicted, lambda p: not same_language(p))
+    seed: int = 7,
+) -> tuple[float, float]:
+    """95% interval of `statistic` over resamples of topics (a report with its negatives):
+    pairs within a topic are not independent, topics are. A topic drawn k times contributes
+    its pairs with every other drawn topic k times, and its own pairs k(k+1)/2 times."""
+    by_topics: dict[tuple[str, str], PairCounts] = defaultdict(PairCounts)
+    for s in scored:
+        if keep is not None and not keep((s.a, s.b)):
+            continue
+        key = tuple(sorted((s.a.topic, s.b.topic)))
+        counts = by_topics[key]  # type: ignore[index]
+        counts.tp += s.same and s.together
+        counts.fp += s.together and not s.same
+        counts.fn += s.same and not s.together
+    topics = sorted({s.a.topic for s in scored} | {s.b.topic for s in scored})
+    rng = random.Random(seed)
+    values = []
+    for _ in range(rounds):
+        drawn = Counter(rng.choices(topics, k=len(topics)))
+        total = PairCounts()
+        for (t, u), counts in by_topics.items():
+            times = drawn[t] * (drawn[t] + 1) // 2 if t == u else drawn[t] * drawn[u]
+            total.tp += times * counts.tp
+            total.fp += times * counts.fp
+            total.fn += times * counts.fn
+        values.append(statistic(total))
+    values.sort()
+    return values[int(0.025 * rounds)], values[int(0.975 * rounds) - 1]
 
-    def f1_of(keep: Callable[[Pair], bool] | None) -> Callable[[list[Labelled], Any], float]:
-        return lambda sample, pred: pair_counts(pairs(sample, within_sample(sample)), pred, keep).f1
 
-    def within_sample(sample: list[Labelled]) -> Callable[[Labelled], object] | None:
-        if within is None:
-            return None
-        return lambda item: within(_original(item))
+def report(items: list[Labelled], scored: list[Scored], rounds: int) -> list[str]:
+    def f1(counts: PairCounts) -> float:
+        return counts.f1
 
-    originals = {i.key: i for i in items}
-
-    def _original(item: Labelled) -> Labelled:
-        return originals[item.key.split(":", 1)[1]]
-
-    def share_false(sample: list[Labelled], pred: Any) -> float:
-        counts = pair_counts(pairs(sample, within_sample(sample)), pred)
+    def false_share(counts: PairCounts) -> float:
         return counts.fp / counts.predicted if counts.predicted else 0.0
 
     lines = ["| pairs | precision | recall | F1 (95% interval) | false pairs | predicted |"]
     lines.append("|---|---:|---:|---:|---:|---:|")
-    for name, counts, keep in (
-        ("all", everything, None),
-        ("one language", one, same_language),
-        ("two languages", two, lambda p: not same_language(p)),
+    for name, keep in (
+        ("all", None),
+        ("one language", same_language),
+        ("two languages", lambda p: not same_language(p)),
     ):
-        low, high = bootstrap(items, predicted, f1_of(keep), rounds)
+        counts = counts_of(scored, keep)
+        low, high = bootstrap_counts(scored, keep, f1, rounds)
         lines.append(
             f"| {name} | {counts.precision:.2f} | {counts.recall:.2f} | {counts.f1:.2f}"
             f" ({low:.2f}-{high:.2f}) | {counts.fp} | {counts.predicted} |"
         )
-    low, high = bootstrap(items, predicted, share_false, rounds)
-    share = everything.fp / everything.predicted if everything.predicted else 0.0
+    everything = counts_of(scored)
+    low, high = bootstrap_counts(scored, None, false_share, rounds)
     lines.append("")
     lines.append(
-        f"False pairs: {share:.1%} of the predicted pairs ({low:.1%}-{high:.1%});"
-        f" B-cubed F1 {bcubed_f1(items, predicted):.2f}."
+        f"False pairs: {false_share(everything):.1%} of the predicted pairs ({low:.1%}-{high:.1%})."
     )
-    kinds = recall_by_kind(scored, predicted)
+    found: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for s in scored:
+        if s.same:
+            kind = pair_kind((s.a, s.b))
+            total[kind] += 1
+            found[kind] += s.together
     lines.append(
         "Recall by kind of version: "
-        + ", ".join(f"{k} {f}/{t} ({f / t:.2f})" for k, (f, t) in kinds.items())
+        + ", ".join(f"{k} {found[k]}/{total[k]} ({found[k] / total[k]:.2f})" for k in sorted(total))
         + "."
     )
-    merged = negatives_merged(items, predicted)
-    if merged:
+    merged: Counter[str] = Counter()
+    negatives: Counter[str] = Counter()
+    for item in items:
+        if item.role == "negative" and item.negative_of:
+            negatives[item.relation or "negative"] += 1
+    seen: set[str] = set()
+    for s in scored:
+        for neg, other in ((s.a, s.b), (s.b, s.a)):
+            if (
+                neg.role == "negative"
+                and other.role == "member"
+                and other.group == neg.negative_of
+                and s.together
+                and neg.key not in seen
+            ):
+                seen.add(neg.key)
+                merged[neg.relation or "negative"] += 1
+    if negatives:
         lines.append(
-            "Hard negatives merged into their report's cluster: "
-            + ", ".join(f"{k} {m}/{t}" for k, (m, t) in merged.items())
+            "Hard negatives put with a version of the report they are a negative of: "
+            + ", ".join(f"{k} {merged[k]}/{negatives[k]}" for k in sorted(negatives))
             + "."
         )
     return lines
 
 
-def errors(
-    items: list[Labelled],
-    predicted: Predicted,
-    within: Callable[[Labelled], object] | None,
-    verifier: Verifier,
-) -> list[str]:
+def errors(scored: list[Scored], verifier: Verifier) -> list[str]:
     memo = Memo()
-    lines = []
-    for a, b in pairs(items, within):
-        same, together = a.group == b.group, predicted[a.key] == predicted[b.key]
-        if same == together:
+    lines = set()
+    for s in scored:
+        if s.same == s.together:
             continue
+        a, b = s.a, s.b
         x = pair_features(
             memo(a.record, set()),
             memo(b.record, set()),
@@ -152,8 +209,8 @@ def errors(
             PublishedAt.of(b.record),
         )
         shown = ", ".join(f"{n}={v:.2f}" for n, v in zip(FEATURES, x, strict=True) if v)
-        what = f"missed ({pair_kind((a, b))})" if same else f"false ({b.relation or a.relation})"
-        lines.append(f"{what}: {a.key} / {b.key}: p={verifier.probability(x):.2f}; {shown}")
+        what = f"missed ({pair_kind((a, b))})" if s.same else f"false ({b.relation or a.relation})"
+        lines.add(f"{what}: {a.key} / {b.key}: p={verifier.probability(x):.2f}; {shown}")
     return sorted(lines)
 
 
@@ -202,16 +259,17 @@ def evaluate(labelled: LabelledSet, cv: int, rounds: int, show_errors: bool) -> 
     verifier = Verifier.load()
     if cv:
         print(f"Cross-validated by topic, {cv} folds:")
-        predicted, fold = cross_validate(items, cv)
-        within: Callable[[Labelled], object] | None = lambda item: fold[item.key]  # noqa: E731
+        scored = cross_validate(items, cv)
         print()
     else:
         trained_on = [t["set"] for t in (verifier.about or {}).get("trained_on", [])]
         note = " (trained on this set: not an estimate)" if labelled.name in trained_on else ""
         print(f"Shipped verifier{note}:")
         predicted = group(items, verifier, Memo())
-        within = None
-    print("\n".join(report(items, predicted, within, rounds)))
+        scored = scored_pairs(items, predicted)
+    print("\n".join(report(items, scored, rounds)))
+    if not cv:
+        print(f"B-cubed F1 {bcubed_f1(items, predicted):.2f}.")
     if not cv:
         print("\n| baseline | precision | recall | F1 | false pairs |\n|---|---:|---:|---:|---:|")
         for threshold in (0.5, 0.2):
@@ -222,7 +280,7 @@ def evaluate(labelled: LabelledSet, cv: int, rounds: int, show_errors: bool) -> 
             )
     if show_errors:
         print("\nErrors:")
-        print("\n".join(errors(items, predicted, within, verifier)))
+        print("\n".join(errors(scored, verifier)))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,7 +8,6 @@ given; a cross-validated run pools the pairs of its test folds.
 from __future__ import annotations
 
 import itertools
-import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -81,37 +80,6 @@ def pair_kind(pair: Pair) -> str:
     return "verbatim"
 
 
-def recall_by_kind(candidates: list[Pair], predicted: Predicted) -> dict[str, tuple[int, int]]:
-    """kind -> (found, positive pairs of that kind)."""
-    found: Counter[str] = Counter()
-    total: Counter[str] = Counter()
-    for a, b in candidates:
-        if a.group != b.group:
-            continue
-        kind = pair_kind((a, b))
-        total[kind] += 1
-        found[kind] += predicted[a.key] == predicted[b.key]
-    return {kind: (found[kind], total[kind]) for kind in sorted(total)}
-
-
-def negatives_merged(items: list[Labelled], predicted: Predicted) -> dict[str, tuple[int, int]]:
-    """negative kind -> (negatives put in a cluster with a member of the report they are a
-    negative of, negatives of that kind)."""
-    members: dict[str, set[str]] = defaultdict(set)
-    for item in items:
-        if item.role == "member":
-            members[item.group].add(predicted[item.key])
-    merged: Counter[str] = Counter()
-    total: Counter[str] = Counter()
-    for item in items:
-        if item.role != "negative" or item.negative_of is None:
-            continue
-        kind = item.relation or "negative"
-        total[kind] += 1
-        merged[kind] += predicted[item.key] in members[item.negative_of]
-    return {kind: (merged[kind], total[kind]) for kind in sorted(total)}
-
-
 def bcubed_f1(items: list[Labelled], predicted: Predicted) -> float:
     by_group: Counter[str] = Counter(i.group for i in items)
     by_cluster: Counter[str] = Counter(predicted[i.key] for i in items)
@@ -120,41 +88,3 @@ def bcubed_f1(items: list[Labelled], predicted: Predicted) -> float:
     recall = sum(both[(i.group, predicted[i.key])] / by_group[i.group] for i in items)
     p, r = precision / len(items), recall / len(items)
     return 2 * p * r / (p + r) if p + r else 0.0
-
-
-def bootstrap(
-    items: list[Labelled],
-    predicted: Predicted,
-    score: Callable[[list[Labelled], Predicted], float],
-    rounds: int = 1000,
-    seed: int = 7,
-) -> tuple[float, float]:
-    """95% interval of `score` over resamples of topics (a report with its negatives): pairs
-    within one topic are not independent, topics are. A topic drawn twice is two copies of its
-    articles, in their predicted clusters: a copy pairs with the other copy's articles as the
-    originals would, never with its own original."""
-    topics: dict[str, list[Labelled]] = defaultdict(list)
-    for item in items:
-        topics[item.topic].append(item)
-    names = sorted(topics)
-    rng = random.Random(seed)
-    values = []
-    for _ in range(rounds):
-        sample: list[Labelled] = []
-        renamed: dict[str, str] = {}
-        for n, name in enumerate(rng.choices(names, k=len(names))):
-            for item in topics[name]:
-                copy = Labelled(
-                    f"{n}:{item.key}",
-                    item.record,
-                    item.group,
-                    item.relation,
-                    item.role,
-                    item.negative_of,
-                    {"original": item.key},
-                )
-                sample.append(copy)
-                renamed[copy.key] = predicted[item.key]
-        values.append(score(sample, renamed))
-    values.sort()
-    return values[int(0.025 * rounds)], values[int(0.975 * rounds) - 1]

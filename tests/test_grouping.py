@@ -237,3 +237,34 @@ def test_keys_are_unique() -> None:
     grouper.add("a", BY_ID["s1-herald"])
     with pytest.raises(ValueError, match="already indexed"):
         grouper.add("a", BY_ID["s1-herald"])
+
+
+def test_names_and_numbers_survive_translation() -> None:
+    from pipelines.group.text import anchors
+
+    english = anchors("General Valery Zaluzhny said Russia lost 150,000 soldiers.", "en")
+    for text, language in [
+        ("Генерал Валерій Залужний заявив, що Росія втратила 150 000 солдатів.", "uk"),
+        ("Ο στρατηγός Βαλέρι Ζαλούζνι είπε ότι η Ρωσία έχασε 150.000 στρατιώτες.", "el"),
+        ("Generał Wałerij Załużny powiedział, że Rosja straciła 150 tys. żołnierzy.", "pl"),
+    ]:
+        shared = set(anchors(text, language)) & set(english)
+        assert len(shared) >= 2, (language, shared)  # the name and the number
+
+
+def test_numbers_are_read_by_value_whatever_the_notation() -> None:
+    from pipelines.group.text import anchors
+
+    reference = set(anchors("Toyota plans to build 10.3 million cars", "en"))
+    assert reference & set(anchors("Toyota prevede 10,3 milioni di veicoli", "it"))
+    assert set(anchors("米ESPNによると450万ドル", "ja")) & set(anchors("$4.5 million", "en"))
+    assert not set(anchors("in 2024 10 people", "en")) & set(anchors("202410", "en"))
+
+
+def test_a_menu_left_in_the_text_is_not_the_lead() -> None:
+    from pipelines.group.describe import describe
+
+    lead = "Apple has cancelled its electric car project, moving two thousand staff to AI work."
+    with_menu = describe({"text": f"Home\nNews\nTech\nMarkets\n{lead}\nMore text here."})
+    clean = describe({"text": f"{lead}\nMore text here."})
+    assert with_menu.lead_terms.items == clean.lead_terms.items

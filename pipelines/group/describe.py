@@ -17,48 +17,65 @@ from typing import Any
 import numpy as np
 
 from pipelines.group.sources import Source, cited_source, mentioned_sources
-from pipelines.group.text import anchors, content_terms, lead, paragraphs
+from pipelines.group.text import Tokenized, add_anchors, add_terms, paragraphs, vocabulary
 
 LEAD_WORDS = 80  # the lead: the first sentence-like words, where a report states its news
+_SENTENCE_WORDS = 8  # a shorter line is a menu item, a caption, a heading
+_SENTENCE_END = frozenset('.!?:"«“”»—–-')
 _SOURCE_CHARS = 1500  # sources named further down are background, not attribution
 # a date in a URL: /2024/03/21/, /2024-03-21, 20240321 (not part of a longer number)
 _URL_DATE = re.compile(r"(?<!\d)(20\d\d)[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?!\d)")
 
 
-@dataclass(frozen=True)
 class Weights:
-    """A weighted set: sorted 32-bit keys and their weights."""
+    """A weighted set of 32-bit keys. A dict, not arrays: the sets are small (tens to a few
+    hundred keys) and compared by the hundred per article, where a dict's key views intersect
+    several times faster than numpy's sorted-array routines."""
 
-    keys: np.ndarray
-    weights: np.ndarray
+    __slots__ = ("items", "total")
+
+    def __init__(self, items: dict[int, float]):
+        self.items = items
+        self.total = float(sum(items.values()))
 
     @classmethod
     def of(cls, mapping: dict[int, float]) -> Weights:
-        keys = np.array(sorted(mapping), dtype=np.uint32)
-        return cls(keys, np.array([mapping[k] for k in keys.tolist()], dtype=np.float64))
+        return cls(dict(mapping))
 
     @classmethod
     def load(cls, data: list[list[float]] | None) -> Weights:
         if not data:
             return EMPTY
-        return cls(np.array(data[0], dtype=np.uint32), np.array(data[1], dtype=np.float64))
+        return cls(dict(zip((int(k) for k in data[0]), data[1], strict=True)))
 
     def dump(self) -> list[list[float]]:
-        return [self.keys.tolist(), self.weights.tolist()]
+        keys = sorted(self.items)
+        return [list(keys), [self.items[k] for k in keys]]
 
     @property
-    def total(self) -> float:
-        return float(self.weights.sum())
+    def keys(self) -> np.ndarray:
+        return np.fromiter(sorted(self.items), dtype=np.uint32, count=len(self.items))
+
+    @property
+    def weights(self) -> np.ndarray:
+        return np.fromiter(
+            (self.items[k] for k in sorted(self.items)), dtype=np.float64, count=len(self.items)
+        )
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.items)
 
     def common(self, other: Weights) -> float:
         """Sum over shared keys of the smaller weight."""
-        if not len(self) or not len(other):
-            return 0.0
-        _, ia, ib = np.intersect1d(self.keys, other.keys, assume_unique=True, return_indices=True)
-        return float(np.minimum(self.weights[ia], other.weights[ib]).sum())
+        small, large = (self.items, other.items)
+        if len(small) > len(large):
+            small, large = large, small
+        total = 0.0
+        for key, weight in small.items():
+            theirs = large.get(key)
+            if theirs is not None:
+                total += weight if weight < theirs else theirs
+        return total
 
     def jaccard(self, other: Weights) -> float:
         """Weighted Jaccard similarity."""
@@ -74,11 +91,10 @@ class Weights:
 
     def within(self, other: Weights) -> float:
         """Share of this set's weight that `other` has too."""
-        total = self.total
-        return self.common(other) / total if total > 0 else 0.0
+        return self.common(other) / self.total if self.total > 0 else 0.0
 
 
-EMPTY = Weights(np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.float64))
+EMPTY = Weights({})
 
 
 @dataclass(frozen=True)
@@ -168,21 +184,66 @@ class Description:
 
 def describe(record: Any, skip: set[str] | frozenset[str] = frozenset()) -> Description:
     """The description of a feed record; paragraphs in `skip` (recurring blocks: an outlet's
-    background box) are left out of it."""
+    background box) are left out of it. The lead is the title and the first sentence-like
+    lines (LEAD_WORDS words): menus and captions left in a text are passed over."""
     language = str(record.get("language") or "en").lower().split("-")[0] or "en"
+    vocab = vocabulary(language)
     title = str(record.get("title") or "")
-    parts = [p for p in paragraphs(str(record.get("text") or "")) if p not in skip]
-    body = "\n".join(parts)
-    first = lead(body, LEAD_WORDS)
-    head = f"{title}\n{first}"
-    whole = f"{title}\n{body}"
+    lines = [
+        line
+        for part in paragraphs(str(record.get("text") or ""))
+        if part not in skip
+        for line in part.split("\n")
+        if line.strip()
+    ]
+    pieces = [Tokenized(title), *(Tokenized(line) for line in lines)]
+    terms: dict[int, float] = {}
+    found: dict[int, float] = {}
+    lead_terms: dict[int, float] = {}
+    lead_found: dict[int, float] = {}
+    lead_lines: list[str] = []
+    words = 0
+    for n, piece in enumerate(pieces):
+        starts = n == 0 or pieces[n - 1].text.rstrip()[-1:] in _SENTENCE_END
+        in_lead = n == 0 or (words < LEAD_WORDS and len(piece.found) >= _SENTENCE_WORDS)
+        if in_lead and n and words + len(piece.found) > LEAD_WORDS:  # the lead ends here
+            cut = piece.found[LEAD_WORDS - words][1]
+            head_piece, rest = Tokenized(piece.text[:cut]), Tokenized(piece.text[cut:])
+            for part, part_starts in ((head_piece, starts), (rest, False)):
+                add_terms(terms, part, vocab)
+                add_anchors(found, part, vocab, part_starts)
+            add_terms(lead_terms, head_piece, vocab)
+            add_anchors(lead_found, head_piece, vocab, starts)
+            words = LEAD_WORDS
+            lead_lines.append(head_piece.text)
+            continue
+        piece_terms: dict[int, float] = {}
+        piece_anchors: dict[int, float] = {}
+        add_terms(piece_terms, piece, vocab)
+        add_anchors(piece_anchors, piece, vocab, starts)
+        _merge(terms, piece_terms)
+        _merge(found, piece_anchors)
+        if in_lead:
+            _merge(lead_terms, piece_terms)
+            _merge(lead_found, piece_anchors)
+            if n:
+                words += len(piece.found)
+                lead_lines.append(piece.text)
+    body = "\n".join(lines)
+    head = "\n".join([title, *lead_lines])
     return Description(
         language=language,
-        terms=Weights.of(content_terms(whole, language)),
-        lead_terms=Weights.of(content_terms(head, language)),
-        anchors=Weights.of(anchors(whole, language)),
-        lead_anchors=Weights.of(anchors(head, language)),
-        source=cited_source(title, [first]),
+        terms=Weights(terms),
+        lead_terms=Weights(lead_terms),
+        anchors=Weights(found),
+        lead_anchors=Weights(lead_found),
+        source=cited_source(title, lead_lines),
         mentions=frozenset(mentioned_sources(f"{title}\n{body[:_SOURCE_CHARS]}")),
         lead_mentions=frozenset(mentioned_sources(head)),
     )
+
+
+def _merge(into: dict[int, float], other: dict[int, float]) -> None:
+    for key, weight in other.items():
+        if weight > into.get(key, -1.0):
+            into[key] = weight

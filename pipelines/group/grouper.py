@@ -68,14 +68,15 @@ class GroupOptions:
     # weight), and over the anchors, each in a MinHashLSH with `lsh_bands` bands of `lsh_rows`
     # rows: a pair is a candidate with probability 1 - (1 - J^rows)^bands -- 0.47 at J = 0.1,
     # 0.77 at 0.15, 0.93 at 0.2.
-    lsh_bands: int = 64
-    lsh_rows: int = 2
+    lsh_bands: int = 42
+    lsh_rows: int = 3
     weight_unit: float = 1.5
+    min_weight: float = 2.0  # lighter terms and anchors are not in the signatures
     duplicate_containment: float = 0.8  # share of the shorter text's words in shared paragraphs
     max_postings: int = 50  # a paragraph in more articles than this is boilerplate
     # Versions citing the same source are candidates whatever their MinHash says: the most
     # recent this many per source.
-    source_candidates: int = 32
+    source_candidates: int = 8
     # A newcomer is compared with at most this many members of a candidate cluster (the
     # founder and the most recent others).
     member_candidates: int = 16
@@ -107,6 +108,7 @@ class GroupOptions:
             "lsh_bands": self.lsh_bands,
             "lsh_rows": self.lsh_rows,
             "weight_unit": self.weight_unit,
+            "min_weight": self.min_weight,
         }
 
 
@@ -187,8 +189,13 @@ class CandidateIndex:
         self._permutations = _permutations(options.num_perm, options.seed)
 
     def signature(self, weights: Weights) -> MinHash | None:
-        if not len(weights):
+        """MinHash of the weighted set, each key repeated once per `weight_unit` of weight;
+        keys lighter than `min_weight` (the commonest words, years) are left out: they make
+        every pair a candidate."""
+        kept = {k: w for k, w in weights.items.items() if w >= self.options.min_weight}
+        if not kept:
             return None
+        weights = Weights(kept)
         copies = np.maximum(np.ceil(weights.weights / self.options.weight_unit), 1).astype(np.int64)
         starts = np.repeat(np.cumsum(copies) - copies, copies)
         nth = np.arange(int(copies.sum()), dtype=np.uint64) - starts.astype(np.uint64)
@@ -281,7 +288,7 @@ class Grouper:
             version.description = self._describe(record, skip)
             self._evict_before(version.when)
             signatures = (
-                self._terms.signature(version.description.terms),
+                self._terms.signature(version.description.lead_terms),
                 self._anchors.signature(version.description.anchors),
             )
             version.cluster = self._best_cluster(version, signatures) or self._new_cluster(version)
@@ -421,7 +428,7 @@ class Grouper:
                 self._index(
                     version,
                     (
-                        self._terms.signature(version.description.terms),
+                        self._terms.signature(version.description.lead_terms),
                         self._anchors.signature(version.description.anchors),
                     ),
                 )

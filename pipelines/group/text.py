@@ -283,30 +283,56 @@ def _wordfreq_languages() -> frozenset[str]:
     return frozenset(wordfreq.available_languages())
 
 
+class Tokenized:
+    """A piece of text (a title, a line) with its tokens, lowercased too: tokenized once,
+    read for terms and for anchors."""
+
+    __slots__ = ("found", "lowered", "text")
+
+    def __init__(self, text: str):
+        self.text = unicodedata.normalize("NFKC", text).replace("’", "'")
+        self.found = [(m.group(0), m.start()) for m in _TOKEN.finditer(self.text)]
+        self.lowered = [t.casefold() for t, _ in self.found]
+
+
 def content_terms(text: str, language: str | None) -> dict[int, float]:
     """{term hash: weight} of the content words of `text` (each counted once)."""
-    vocab = vocabulary(language)
     out: dict[int, float] = {}
-    for token, _ in tokens(text):
-        entry = vocab.term(token.casefold())
+    add_terms(out, Tokenized(text), vocabulary(language))
+    return out
+
+
+def add_terms(out: dict[int, float], piece: Tokenized, vocab: Vocabulary) -> None:
+    known = vocab._terms  # the memo, read inline: this runs for every word of every article
+    for word in piece.lowered:
+        try:
+            entry = known[word]
+        except KeyError:
+            entry = vocab.term(word)
         if entry is not None and entry[1] > out.get(entry[0], -1.0):
             out[entry[0]] = entry[1]
-    return out
 
 
 def anchors(text: str, language: str | None) -> dict[int, float]:
     """{anchor hash: weight} of what survives translation: numbers by value, names by their
     transliterated consonant skeleton (see the module's docstring)."""
-    vocab = vocabulary(language)
-    found = tokens(text)
-    lowered = [t.casefold() for t, _ in found]
     out: dict[int, float] = {}
+    add_anchors(out, Tokenized(text), vocabulary(language))
+    return out
+
+
+def add_anchors(
+    out: dict[int, float], piece: Tokenized, vocab: Vocabulary, starts_sentence: bool = True
+) -> None:
+    """Add the anchors of `piece`; `starts_sentence`: whether the piece begins a sentence (a
+    line after a line that ended without a full stop continues one)."""
 
     def keep(key: str, weight: float) -> None:
         h = term_hash(key)
         if weight > out.get(h, 0.0):
             out[h] = weight
 
+    text, found, lowered = piece.text, piece.found, piece.lowered
     for i, (token, offset) in enumerate(found):
         if token[0].isdigit():
             value = _number(token)
@@ -328,24 +354,34 @@ def anchors(text: str, language: str | None) -> dict[int, float]:
             if not (token[0].isupper() or token.isupper()):
                 continue
             weight = vocab.weight(word)
-            before = text[:offset].rstrip()
-            sentence_start = not before or before[-1] in '.!?:\n"«“”»—–-'
-            if sentence_start and weight < 4.5:
+            if weight < 4.5 and _sentence_start(text, offset, starts_sentence):
                 continue  # "Officials said..." at the start of a sentence is no name
             if not token.isupper() and weight < NAME_MIN_WEIGHT:
                 continue
         elif len(token) < 4:
             continue
-        latin = anyascii(token).lower()
-        if caseless and latin.startswith("al") and len(latin) > 4:
-            latin = latin[2:]  # the Arabic article
-        key = skeleton(latin)
+        key = _name_key(token, caseless)
         if len(key) >= 3:
             keep("@" + key, max(min(weight, MAX_WEIGHT), NAME_MIN_WEIGHT))
-    for match in _CJK_NUMBER.finditer(unicodedata.normalize("NFKC", text)):
-        value = float(match.group(1)) * _CJK_MULTIPLIERS[match.group(2)]
-        keep(_number_key(value), _number_weight(value, 10.0))
-    return out
+    if "万" in text or "億" in text:
+        for match in _CJK_NUMBER.finditer(text):
+            value = float(match.group(1)) * _CJK_MULTIPLIERS[match.group(2)]
+            keep(_number_key(value), _number_weight(value, 10.0))
+
+
+def _sentence_start(text: str, offset: int, at_start: bool) -> bool:
+    j = offset - 1
+    while j >= 0 and text[j].isspace():
+        j -= 1
+    return at_start if j < 0 else text[j] in '.!?:"«“”»—–-'
+
+
+@lru_cache(maxsize=65536)
+def _name_key(token: str, caseless: bool) -> str:
+    latin = anyascii(token).lower()
+    if caseless and latin.startswith("al") and len(latin) > 4:
+        latin = latin[2:]  # the Arabic article
+    return skeleton(latin)
 
 
 def skeleton(latin: str) -> str:
