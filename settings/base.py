@@ -86,8 +86,8 @@ NEWS_STATS_FILE = None  # e.g. out/stats.json: the run's stats as JSON
 # --- grouping (docs/grouping.md) ----------------------------------------------------------------
 NEWS_GROUP_NUM_PERM = 128  # MinHash permutations; stored in out/grouping.json with the seed
 NEWS_GROUP_SEED = 1
-NEWS_GROUP_LSH_BANDS = 64  # candidates: MinHashLSH with 64 bands of 2 rows (p = 0.93 at J = 0.2)
-NEWS_GROUP_LSH_ROWS = 2
+NEWS_GROUP_LSH_BANDS = 42  # candidates: MinHashLSH with 42 bands of 3 rows (p = 0.68 at J = 0.3)
+NEWS_GROUP_LSH_ROWS = 3
 NEWS_GROUP_DUPLICATE_CONTAINMENT = 0.8  # share of the shorter text in verbatim paragraphs
 # Whether a candidate is a version of the same report: a verifier learned from labelled pairs
 # (python -m eval.train), its coefficients and thresholds in a JSON file; None: the packaged one
