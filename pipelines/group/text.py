@@ -334,7 +334,10 @@ def add_anchors(
 
     text, found, lowered = piece.text, piece.found, piece.lowered
     for i, (token, offset) in enumerate(found):
-        if token[0].isdigit():
+        first = token[0]
+        if first.islower():
+            continue  # most words: a lowercase word of a cased script is no name
+        if first.isdigit():
             value = _number(token)
             if value is None:
                 continue
