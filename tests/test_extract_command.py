@@ -149,3 +149,22 @@ def test_an_output_that_is_an_input_or_a_folder_is_refused_before_anything_is_op
     _refused(run_scrapy("extract", str(tmp_path), "-o", str(tmp_path / "x.html")), "input folder")
     assert page.read_bytes() == before
     assert not (tmp_path / "x.html").exists()
+
+
+def test_devices_and_pipes_are_refused_and_a_stray_nul_is_not_binary(tmp_path: Path) -> None:
+    import os
+
+    page = MANIFEST.get(SEEDS["002"]["url"]).path.read_bytes()
+    cut = page.index(b"<p>") + 20
+    (tmp_path / "nul.html").write_bytes(page[:cut] + b"\x00" + page[cut:])  # one stray NUL
+    os.mkfifo(tmp_path / "pipe.html")  # opening it would wait for a writer forever
+    started = time.monotonic()
+    proc = run_scrapy(
+        "extract", "/dev/zero", str(tmp_path), "-o", str(tmp_path / "out.jsonl"), timeout=120
+    )
+    assert time.monotonic() - started < 100
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Skipped /dev/zero: not_a_file (a character device, not a regular file)" in proc.stderr
+    assert "pipe.html: not_a_file (a named pipe, not a regular file)" in proc.stderr
+    (article,) = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert article["source"].endswith("nul.html") and article["word_count"] > 300

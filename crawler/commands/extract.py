@@ -13,6 +13,7 @@ import argparse
 import gzip
 import json
 import logging
+import stat
 import sys
 import time
 import zlib
@@ -167,20 +168,60 @@ class BatchExtraction:
 def read_bounded(path: Path, max_bytes: int) -> bytes:
     """The file's bytes, gunzipped for .gz, never more than `max_bytes` of them."""
     try:
+        kind = _file_kind(path)
+        if kind is not None:
+            raise SkipFile("not_a_file", f"{kind}, not a regular file")
         if path.name.lower().endswith(".gz"):
             with gzip.open(path, "rb") as f:
                 data = f.read(max_bytes + 1)
             if len(data) > max_bytes:
                 raise SkipFile("too_large", f"decompresses to over {max_bytes:,} bytes")
             return data
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise SkipFile("too_large", f"{size:,} bytes, over the limit of {max_bytes:,}")
-        return path.read_bytes()
+        kind = _file_kind(path)
+        if kind is not None:
+            raise SkipFile("not_a_file", f"{kind}, not a regular file")
+        with path.open("rb") as f:  # whatever st_size says (/proc, a file that grows)
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise SkipFile("too_large", f"over the limit of {max_bytes:,} bytes")
+        return data
     except (gzip.BadGzipFile, EOFError, zlib.error) as error:
         raise SkipFile("unreadable", f"corrupt gzip data: {error}") from None
     except OSError as error:
         raise SkipFile("unreadable", error.strerror or str(error)) from None
+
+
+def _file_kind(path: Path) -> str | None:
+    """None for a regular file, else what it is: reading a device never ends, opening a FIFO
+    waits for a writer."""
+    mode = path.stat().st_mode
+    if stat.S_ISREG(mode):
+        return None
+    for test, kind in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "a special file"
+
+
+# C0 control bytes that text does not use (tab, line feed, form feed, carriage return and escape
+# are allowed); a page with a stray NUL is still a page, a file full of them is not.
+_CONTROL = bytes([*range(0, 9), 11, *range(14, 27), *range(28, 32)])
+_CONTROL_SHARE = 0.05
+
+
+def looks_binary(head: bytes) -> bool:
+    """Binary data rather than text, by the share of control bytes (UTF-16 text, with its
+    byte-order mark, is text)."""
+    if not head or head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
+        return False
+    controls = len(head) - len(head.translate(None, _CONTROL))
+    return controls > _CONTROL_SHARE * len(head)
 
 
 def decode_page(raw: bytes) -> str:
@@ -190,9 +231,8 @@ def decode_page(raw: bytes) -> str:
     for magic, what in _BINARY_MAGIC.items():
         if raw.startswith(magic):
             raise SkipFile("not_html", f"the file is {what}")
-    head = raw[:8192]
-    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
-        raise SkipFile("not_html", "binary data (NUL bytes), not HTML")
+    if looks_binary(raw[:8192]):
+        raise SkipFile("not_html", "binary data (control bytes), not HTML")
     canonical = canonical_link(raw)
     outlet = outlets.for_url(canonical) if canonical else None
     text, _, _ = decode_html(raw, None, outlet.default_encoding if outlet else None)
@@ -204,7 +244,7 @@ def _input_files(paths: list[str], counts: Counter[str]) -> Iterator[Path]:
         path = Path(name)
         if path.is_dir():
             found = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(SUFFIXES)
+                p for p in path.rglob("*") if p.name.lower().endswith(SUFFIXES) and not p.is_dir()
             )
             if not found:
                 logger.warning("No .html or .html.gz files under %(path)s", {"path": path})
