@@ -97,6 +97,22 @@ def feed_fields(article: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in article.items() if k != "cited_source"}
 
 
+def publication_order(value: str | None) -> tuple[int, float]:
+    """Sort key of an ISO 8601 publication time by its instant (UTC); a date alone counts as
+    its end, after the timed versions of that day; no time sorts last."""
+    if not value:
+        return (1, 0.0)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return (1, 0.0)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    if len(value) == 10:
+        parsed += timedelta(hours=24)
+    return (0, parsed.timestamp())
+
+
 def kill_if(point: str | None, here: str) -> None:
     """Fault injection for crash tests (NEWS_FAULT_KILL_AT): SIGKILL this process at `here`."""
     if point == here:
@@ -364,10 +380,19 @@ class StateStore:
         return [{**json.loads(data), "cited_source": source} for data, source in rows]
 
     def feed(self) -> Iterator[dict[str, Any]]:
-        """Every stored article as the feed shows it, oldest first, streamed (not all held)."""
-        rows = self.db.execute("SELECT data FROM articles ORDER BY COALESCE(published, '~'), url")
-        for (data,) in rows:
-            yield json.loads(data)
+        """Every stored article as the feed shows it, oldest first by the instant of
+        publication (not by the text of the time: "...T23:30-05:00" is after "...T01:00+03:00"
+        of the next day), undated last; streamed in chunks, not all held."""
+        keys = self.db.execute("SELECT url, published FROM articles").fetchall()
+        keys.sort(key=lambda row: (publication_order(row[1]), row[0]))
+        for start in range(0, len(keys), 500):
+            chunk = [url for url, _ in keys[start : start + 500]]
+            marks = ",".join("?" * len(chunk))
+            rows = dict(
+                self.db.execute(f"SELECT url, data FROM articles WHERE url IN ({marks})", chunk)
+            )
+            for url in chunk:
+                yield json.loads(rows[url])
 
     def grouping_rows(self) -> list[dict[str, Any]]:
         """What cluster summaries need of every article, without its text."""

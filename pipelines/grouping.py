@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crawler.extensions import StateExtension
-from crawler.state import GROUPING_FIELDS, StateStore, kill_if
+from crawler.state import GROUPING_FIELDS, StateStore, kill_if, publication_order
 from pipelines.export import SnapshotWriter
 from pipelines.group.grouper import Grouper, GroupOptions, PublishedAt, cluster_summaries
 from pipelines.group.verify import Verifier
@@ -151,7 +151,7 @@ class GroupingPipeline:
         touched = {a.get("cluster_id") for a in changed}
         delta = self.writer.write_delta(
             run_id,
-            sorted(changed, key=lambda a: (a.get("published") or "~", a["url"])),
+            sorted(changed, key=lambda a: (publication_order(a.get("published")), a["url"])),
             [c for c in clusters if c["id"] in touched],
         )
         kill_if(self.state.kill_at, "delta")
