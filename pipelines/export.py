@@ -96,6 +96,12 @@ class _Stage:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        # mkstemp makes 0600: a file replaced keeps its mode, a new one follows the umask
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except OSError:
+            mode = 0o666 & ~umask()
+        os.fchmod(fd, mode)
         f = os.fdopen(fd, "w", encoding="utf-8")
         self.files.append((f, Path(tmp), path))
         return f
@@ -127,6 +133,19 @@ def staged_files() -> Iterator[_Stage]:
     except BaseException:
         stage.discard()
         raise
+
+
+def umask() -> int:
+    """The process's umask, read without changing it (Linux), else by setting it back."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> Path:
@@ -168,6 +187,7 @@ class SnapshotWriter:
         runs.mkdir(parents=True, exist_ok=True)
         target = runs / run_id
         tmp = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=runs))
+        tmp.chmod(0o777 & ~umask())  # mkdtemp makes 0700
         try:
             write_jsonl(tmp / "articles.jsonl", (feed_fields(a) for a in articles))
             write_jsonl(tmp / "clusters.jsonl", clusters)

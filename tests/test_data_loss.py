@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from crawler.state import StateStore
-from tests.conftest import crawl, read_jsonl
+from tests.conftest import crawl, read_jsonl, run_scrapy
 from tests.fixture_server import Fault, FixtureProxy
 from tests.seeds import SEEDS
 from tests.test_incremental import deltas, live
@@ -233,3 +233,43 @@ def _retry_list(out: Path) -> list[dict[str, Any]]:
         return store.retry_list()
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("mask", "file_mode", "folder_mode"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)]
+)
+def test_outputs_follow_the_umask_and_an_input_keeps_its_mode(
+    tmp_path: Path, mask: int, file_mode: int, folder_mode: int
+) -> None:
+    import os
+
+    old = os.umask(mask)
+    try:
+        result = crawl("all", tmp_path)
+        assert result.returncode == 0, result.log[-2000:]
+        assert (tmp_path / "articles.jsonl").stat().st_mode & 0o777 == file_mode
+        (delta,) = (tmp_path / "runs").glob("2*")
+        assert delta.stat().st_mode & 0o777 == folder_mode
+        feed = tmp_path / "feed.jsonl"
+        shutil.copy(tmp_path / "articles.jsonl", feed)
+        feed.chmod(0o640)
+        assert run_scrapy("dedup", str(feed), "-o", str(feed)).returncode == 0
+        assert feed.stat().st_mode & 0o777 == 0o640  # replaced in place, mode kept
+    finally:
+        os.umask(old)
+
+
+def test_oldest_first_means_the_instant_not_the_text(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state")
+    base = {"text": "t", "content_hash": "h", "outlet": "o", "title": None}
+    times = {
+        "https://a.example/late-local": "2024-10-23T23:30:00-05:00",  # 04:30 UTC on the 24th
+        "https://a.example/early-local": "2024-10-24T01:00:00+03:00",  # 22:00 UTC on the 23rd
+        "https://a.example/day": "2024-10-24",  # a day without a time: after its timed ones
+        "https://a.example/undated": None,
+    }
+    for url, published in times.items():
+        store.save_article({**base, "url": url, "published": published})
+    order = [a["url"].rsplit("/", 1)[1] for a in store.feed()]
+    assert order == ["early-local", "late-local", "day", "undated"]
+    store.close()

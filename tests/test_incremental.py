@@ -140,6 +140,7 @@ def test_a_run_finding_the_state_held_exits_with_a_clear_message(tmp_path: Path)
     assert proc.returncode == 75
     errors = [line for line in proc.stderr.splitlines() if " ERROR: " in line]
     assert len(errors) == 1 and "another run holds" in errors[0] and "not starting" in errors[0]
+    assert "Warning" not in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "articles.jsonl").exists()
 
 
