@@ -166,3 +166,26 @@ def test_short_and_empty_pages_are_skipped_with_a_reason() -> None:
     short = Extractor().extract("<html><body><article><p>Too short.</p></article></body></html>")
     assert short.article is None
     assert short.reason in {"too_short", "no_text"}
+
+
+def test_pages_in_scripts_without_spaces_are_long_enough() -> None:
+    """A Japanese article (synthetic: written for this test) of about 200 characters counts as
+    about 100 words, not as the dozen space-separated chunks it has."""
+    from pipelines.extract.core import Extractor, count_words
+
+    sentences = [
+        "市の公園管理課は十三日、駅前の広場を来年春までに改修する計画を発表した。",
+        "計画では、古くなった遊具を取り替え、木陰のある休憩所を三か所に増やす。",
+        "工事は四月に始まり、期間中も広場の半分は通り抜けられるようにするという。",
+        "担当者は「子どもからお年寄りまで使いやすい場所にしたい」と話している。",
+        "市は来月、住民向けの説明会を二回開き、意見を計画に反映させる方針だ。",
+    ]
+    paragraphs = "".join(f"<p>{s}</p>" for s in sentences)
+    html = (
+        '<html lang="ja"><head><meta charset="utf-8"><title>駅前広場を改修へ</title></head>'
+        f"<body><article><h1>駅前広場を改修へ</h1>{paragraphs}</article></body></html>"
+    )
+    outcome = Extractor().extract(html, "https://shimbun.example/2025/01/13/park", None)
+    assert outcome.article is not None, outcome.detail
+    assert outcome.article["word_count"] >= 40
+    assert count_words("Plain English words here.") == 4

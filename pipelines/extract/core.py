@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+import regex
 import trafilatura
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
@@ -27,6 +28,22 @@ from pipelines.extract.chrome import ChromeFilter
 from pipelines.extract.metadata import normalize_datetime, read_metadata
 
 _WORD = re.compile(r"\w+(?:[-'’]\w+)*")
+# scripts written without spaces between words (Han, kana, Thai...), and Hangul, whose spaced
+# units are long: their length is counted in characters, two to a word
+_UNSPACED = regex.compile(
+    r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]"
+)
+
+
+def count_words(text: str) -> int:
+    """Words of `text`, script-aware: space-separated words, plus one word per two characters
+    of scripts that do not separate words (Japanese, Chinese, Thai) or whose spaced units are
+    long (Korean), whose pages would otherwise count as a handful of words."""
+    unspaced = len(_UNSPACED.findall(text))
+    if not unspaced:
+        return len(_WORD.findall(text))
+    spaced = _UNSPACED.sub(" ", text)
+    return len(_WORD.findall(spaced)) + (unspaced + 1) // 2
 
 
 @dataclass(frozen=True)
@@ -89,7 +106,7 @@ class Extractor:
         title = meta.title or doc.title
         paragraphs = chrome.paragraphs(doc.text, title)
         text = "\n\n".join(paragraphs)
-        word_count = len(_WORD.findall(text))
+        word_count = count_words(text)
         if word_count < self.options.min_words:
             return Outcome.skip(
                 "too_short", f"{word_count} words of text, fewer than {self.options.min_words}"
