@@ -189,3 +189,34 @@ def test_pages_in_scripts_without_spaces_are_long_enough() -> None:
     assert outcome.article is not None, outcome.detail
     assert outcome.article["word_count"] >= 40
     assert count_words("Plain English words here.") == 4
+
+
+def test_og_type_website_alone_does_not_make_a_page_not_an_article() -> None:
+    """Many CMSs declare og:type=website on every page. With a publication time, or an
+    article-length body, the page is an article; a short undated one is still a listing."""
+    body = "".join(
+        f"<p>Paragraph {n} of a report on the harbour works, with its figures and its people"
+        " quoted at length, as articles have them and listings do not.</p>"
+        for n in range(20)
+    )
+
+    def page(head: str, paragraphs: str) -> str:
+        return (
+            '<html><head><meta property="og:type" content="website">'
+            f"<title>Harbour works</title>{head}</head><body><article>{paragraphs}"
+            "</article></body></html>"
+        )
+
+    extractor = Extractor()
+    dated = page(
+        '<meta property="article:published_time" content="2025-01-13T09:00:00Z">', body[:700]
+    )
+    assert extractor.extract(dated, "https://x.example/harbour", None).article is not None
+    long = extractor.extract(page("", body), "https://x.example/harbour", None)
+    assert long.article is not None and long.article["word_count"] >= 250
+    short = extractor.extract(page("", body[:700]), "https://x.example/harbour", None)
+    assert short.article is None and short.reason == "not_article"
+    collection = page(
+        '<script type="application/ld+json">{"@type": "CollectionPage"}</script>', body
+    )
+    assert extractor.extract(collection, "https://x.example/section", None).reason == "not_article"

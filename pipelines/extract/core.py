@@ -35,6 +35,15 @@ _UNSPACED = regex.compile(
 )
 
 
+ARTICLE_LENGTH_WORDS = 250  # a body this long is an article, whatever og:type says
+
+
+def _weigh_type(published: bool, url_says_article: bool, long_body: bool) -> float:
+    """Above 0: an article despite an og:type that says otherwise. The og:type counts -1, a
+    publication time or an article-length body 1.5 each, the outlet's URL rules 0.5."""
+    return -1.0 + 1.5 * published + 0.5 * url_says_article + 1.5 * long_body
+
+
 def count_words(text: str) -> int:
     """Words of `text`, script-aware: space-separated words, plus one word per two characters
     of scripts that do not separate words (Japanese, Chinese, Thai) or whose spaced units are
@@ -89,8 +98,12 @@ class Extractor:
         fetched_from = outlets.get(outlet) if outlet else (outlets.for_url(url) if url else None)
         page_url = _page_url(url, meta.canonical, fetched_from)
         entry = fetched_from or (outlets.for_url(page_url) if page_url else None)
-        if meta.is_article is False:
+        if meta.firmly_not_article:
             return Outcome.skip("not_article", f"the page declares type {meta.declared_type}")
+        # og:type other than article: one weak signal against, weighed with a publication time
+        # and an article-length body (strong signals for) and the outlet's article URL rules
+        # (a weak one): see _weigh_type
+        url_says_article = bool(entry and page_url and entry.is_article_url(page_url))
 
         chrome = _chrome_filter(entry)
         doc = trafilatura.bare_extraction(
@@ -107,6 +120,18 @@ class Extractor:
         paragraphs = chrome.paragraphs(doc.text, title)
         text = "\n\n".join(paragraphs)
         word_count = count_words(text)
+        if (
+            meta.is_article is False
+            and _weigh_type(
+                bool(meta.published), url_says_article, word_count >= ARTICLE_LENGTH_WORDS
+            )
+            <= 0
+        ):
+            return Outcome.skip(
+                "not_article",
+                f"the page declares type {meta.declared_type}; no publication time or article"
+                f" markup, {word_count} words of text",
+            )
         if word_count < self.options.min_words:
             return Outcome.skip(
                 "too_short", f"{word_count} words of text, fewer than {self.options.min_words}"

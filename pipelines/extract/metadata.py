@@ -74,12 +74,22 @@ class PageMeta:
 
     @property
     def is_article(self) -> bool | None:
-        """True or False when the page says what it is, None when it says nothing."""
+        """True or False when the page says what it is, None when it says nothing. Only
+        structured data says "not an article" firmly; see `says_not_article`."""
         if self.jsonld_types & ARTICLE_TYPES or self.og_type == "article":
             return True
         if self.jsonld_types & NON_ARTICLE_TYPES or self.og_type:
             return False
         return None
+
+    @property
+    def firmly_not_article(self) -> bool:
+        """A JSON-LD type of a section, search or profile page, and no article type: that is
+        what the page is. An `og:type` of "website" alone is not -- many CMSs put it on every
+        page, articles included -- and is weighed with other signals by the extractor."""
+        return bool(self.jsonld_types & NON_ARTICLE_TYPES) and not (
+            self.jsonld_types & ARTICLE_TYPES or self.og_type == "article"
+        )
 
     @property
     def declared_type(self) -> str:
