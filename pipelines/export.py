@@ -74,6 +74,13 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def printable(path: str | Path) -> str:
+    """A path for a log line as it is, unless it holds a line break, a control character or
+    bytes that are not UTF-8: then escaped, so a file name cannot break or forge a line."""
+    text = os.fsdecode(path)
+    return text if text.isprintable() else ascii(text)[1:-1]
+
+
 def shown_path(path: Path) -> str:
     """A path for a log line: quoted and escaped, so a name with a newline or control
     characters cannot break or forge a line."""

@@ -86,3 +86,37 @@ def test_outputs_that_would_destroy_the_input_are_refused(tmp_path: Path) -> Non
         assert "Traceback" not in proc.stderr
         assert feed.read_bytes() == before
     assert not (tmp_path / "out.jsonl").exists() and not (tmp_path / "o.jsonl").exists()
+
+
+def test_hostile_json_lines_are_named_and_the_rest_is_grouped(tmp_path: Path) -> None:
+    import gzip
+
+    rows = read_jsonl(EVAL_SET)
+    good = [json.dumps(r, ensure_ascii=False) for r in rows[:5]]  # the seeds
+    hostile = [
+        '{"url": "https://x.example/s", "text": "a lone \\ud800 surrogate in the text"}',
+        "[" * 200_000,
+        '{"url": "https://x.example/n", "text": "not a number", "score": NaN}',
+        '{"url": "https://x.example/d", "text": "a bad date", "published": "9999-99-99T99:99"}',
+        json.dumps({**rows[0], "title": "the same url again"}),
+    ]
+    feed = tmp_path / "in.jsonl.gz"
+    feed.write_bytes(gzip.compress(("\n".join(good + hostile) + "\n").encode("utf-8")))
+    out = tmp_path / "out.jsonl"
+    proc = run_scrapy("dedup", str(feed), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert "line 6 skipped: a lone surrogate" in proc.stderr
+    assert "line 7 skipped: JSON nested too deeply" in proc.stderr
+    assert "line 8 skipped: not a JSON object (NaN is not a JSON value" in proc.stderr
+    assert "line 9: 'published' '9999-99-99T99:99' is not an ISO 8601 date; ignored" in proc.stderr
+    assert "line 10 skipped: the same url as line 1; kept once" in proc.stderr
+    lines = out.read_text("utf-8").splitlines()
+    grouped = [json.loads(line) for line in lines]  # every line valid JSON
+    assert [g.get("id") for g in grouped] == [r["id"] for r in rows[:5]] + [None]
+    assert grouped[-1]["published"] == "9999-99-99T99:99"  # written back as it was
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(feed.read_bytes()[:200])
+    proc = run_scrapy("dedup", str(broken), "-o", str(tmp_path / "o.jsonl"))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "cannot group" in proc.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -168,3 +169,19 @@ def test_devices_and_pipes_are_refused_and_a_stray_nul_is_not_binary(tmp_path: P
     assert "pipe.html: not_a_file (a named pipe, not a regular file)" in proc.stderr
     (article,) = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert article["source"].endswith("nul.html") and article["word_count"] > 300
+
+
+def test_file_names_cannot_forge_log_lines(tmp_path: Path) -> None:
+    evil = tmp_path / "page\n2026-01-01 00:00:00 [forged] INFO: all good.html"
+    evil.write_bytes(b"")  # empty: skipped, and named
+    odd = tmp_path / os.fsdecode(b"bytes-\xff-page.html")
+    odd.write_bytes(b"")
+    shutil.copy(MANIFEST.get(SEEDS["002"]["url"]).path, tmp_path / os.fsdecode(b"good-\xfe.html"))
+    proc = run_scrapy("extract", str(tmp_path), "-o", str(tmp_path / "out.jsonl"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (article,) = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text("utf-8").splitlines()]
+    assert article["source"].endswith("good-\\udcfe.html")  # escaped, valid UTF-8
+    assert not any(
+        line.startswith("2026-01-01 00:00:00 [forged]") for line in proc.stderr.splitlines()
+    )
+    assert "page\\n2026-01-01" in proc.stderr and "bytes-\\udcff-page.html: empty" in proc.stderr

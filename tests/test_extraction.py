@@ -220,3 +220,20 @@ def test_og_type_website_alone_does_not_make_a_page_not_an_article() -> None:
         '<script type="application/ld+json">{"@type": "CollectionPage"}</script>', body
     )
     assert extractor.extract(collection, "https://x.example/section", None).reason == "not_article"
+
+
+def test_a_lone_surrogate_in_json_ld_does_not_break_the_output() -> None:
+    import json as _json
+
+    body = "".join(
+        f"<p>Paragraph {i} of a plain report with enough words to count as one.</p>"
+        for i in range(8)
+    )
+    html = (
+        '<html><head><script type="application/ld+json">'
+        '{"@type": "NewsArticle", "headline": "Broken \\ud800 headline", "author": "A \\udfff B"}'
+        f"</script></head><body><article>{body}</article></body></html>"
+    )
+    article = Extractor().extract(html, None, None).article
+    assert article is not None and article["title"] == "Broken \ufffd headline"
+    _json.dumps(article, ensure_ascii=False).encode("utf-8")  # writable as UTF-8

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import zlib
 from pathlib import Path
 
 from scrapy.commands import ScrapyCommand
@@ -59,9 +60,14 @@ class Command(ScrapyCommand):
         configure_logging(self.settings)
         started = time.monotonic()
         grouping = FeedGrouping(group_options_from_settings(self.settings), opts.progress)
-        counts = grouping.run(
-            source, Path(opts.output), Path(opts.clusters) if opts.clusters else None
-        )
+        try:
+            counts = grouping.run(
+                source, Path(opts.output), Path(opts.clusters) if opts.clusters else None
+            )
+        except (OSError, EOFError, zlib.error) as error:  # unreadable, corrupt gzip, disk full
+            print(f"scrapy dedup: cannot group {source}: {error}", file=sys.stderr)
+            self.exitcode = 1
+            return
         lines = [
             "Grouping summary",
             f"  lines read            {counts.lines:>7}",

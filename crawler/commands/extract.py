@@ -31,7 +31,7 @@ from crawler import outlets
 from crawler.encoding import decode_html
 from crawler.items import ARTICLE_FIELDS
 from crawler.urls import canonical_link
-from pipelines.export import UnsafeOutput, check_outputs
+from pipelines.export import UnsafeOutput, check_outputs, printable
 from pipelines.extract.bounded import BoundedExtractor
 from pipelines.extract.core import Outcome
 from pipelines.extraction import options_from_settings
@@ -152,7 +152,7 @@ class BatchExtraction:
             return
         article = {k: outcome.article.get(k) for k in ARTICLE_FIELDS}
         article["url"] = article["url"] or path.resolve().as_uri()
-        article["source"] = str(path)
+        article["source"] = printable(path)  # a non-UTF-8 name could not be written
         self.out.write(json.dumps(article, ensure_ascii=False) + "\n")
         self.out.flush()
         self.counts["articles"] += 1
@@ -161,7 +161,7 @@ class BatchExtraction:
         self.counts[f"skipped/{reason}"] += 1
         logger.warning(
             "Skipped %(path)s: %(reason)s (%(detail)s)",
-            {"path": path, "reason": reason, "detail": detail},
+            {"path": printable(path), "reason": reason, "detail": detail},
         )
 
 
@@ -247,14 +247,19 @@ def _input_files(paths: list[str], counts: Counter[str]) -> Iterator[Path]:
                 p for p in path.rglob("*") if p.name.lower().endswith(SUFFIXES) and not p.is_dir()
             )
             if not found:
-                logger.warning("No .html or .html.gz files under %(path)s", {"path": path})
+                logger.warning(
+                    "No .html or .html.gz files under %(path)s", {"path": printable(path)}
+                )
             yield from found
         elif path.exists():
             yield path
         else:
             counts["files"] += 1
             counts["skipped/unreadable"] += 1
-            logger.warning("Skipped %(path)s: unreadable (no such file or folder)", {"path": path})
+            logger.warning(
+                "Skipped %(path)s: unreadable (no such file or folder)",
+                {"path": printable(path)},
+            )
 
 
 def _print_summary(counts: Counter[str], output: Path, seconds: float) -> None:

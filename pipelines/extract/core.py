@@ -116,8 +116,8 @@ class Extractor:
         )
         if not isinstance(doc, Document) or not doc.text:
             return Outcome.skip("no_text", "trafilatura found no main text")
-        title = meta.title or doc.title
-        paragraphs = chrome.paragraphs(doc.text, title)
+        title = _valid(meta.title or doc.title)
+        paragraphs = [_valid_text(p) for p in chrome.paragraphs(doc.text, title)]
         text = "\n\n".join(paragraphs)
         word_count = count_words(text)
         if (
@@ -141,7 +141,7 @@ class Extractor:
                 "url": page_url,  # None for a saved file with no canonical link
                 "outlet": entry.name if entry else None,
                 "title": title,
-                "authors": meta.authors or _split_authors(doc.author),
+                "authors": [_valid_text(a) for a in meta.authors or _split_authors(doc.author)],
                 "published": meta.published or normalize_datetime(doc.date),
                 "language": meta.language,
                 "text": text,
@@ -150,6 +150,19 @@ class Extractor:
                 "fetched_at": fetched_at or now_iso(),
             }
         )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid(value: str | None) -> str | None:
+    """Text that can be written as UTF-8: a lone surrogate (from "&#xD800;" in a page) becomes
+    U+FFFD instead of aborting the file or the database row it is written to."""
+    return None if value is None else _valid_text(value)
+
+
+def _valid_text(value: str) -> str:
+    return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
 
 
 def _page_url(url: str | None, canonical: str | None, owner: Outlet | None) -> str | None:

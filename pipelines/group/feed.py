@@ -10,9 +10,12 @@ in one log line with the reason and left out of the output.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
+import shutil
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,6 +50,11 @@ class FeedGrouping:
         self.progress = progress
 
     def run(self, source: Path, output: Path, clusters: Path | None = None) -> FeedCounts:
+        """Group the feed `source` (JSON lines, or gzipped JSON lines) into `output`."""
+        with _plain(source) as plain:
+            return self._run(plain, output, clusters)
+
+    def _run(self, source: Path, output: Path, clusters: Path | None) -> FeedCounts:
         counts = FeedCounts()
         size = source.stat().st_size
         show = self.progress == "on" or (
@@ -55,10 +63,11 @@ class FeedGrouping:
         grouper = Grouper(self.options)
         usable: list[tuple[tuple[int, float], int, int]] = []  # (time, line number, offset)
 
+        urls: dict[str, int] = {}
         with self._bar(size, "checking", show) as bar, source.open("rb") as f:
             for number, offset, raw in _lines(f, bar):
                 counts.lines += 1
-                record = _usable(number, raw, counts)
+                record = _usable(number, raw, counts, urls)
                 if record is not None:
                     usable.append((PublishedAt.of(record).sort_key(), number, offset))
         usable.sort()
@@ -108,6 +117,22 @@ class FeedGrouping:
             yield bar
 
 
+@contextmanager
+def _plain(source: Path) -> Iterator[Path]:
+    """A gzipped feed decompressed to a temporary file (it is read three times, the second
+    in publication order: seeking in gzip data would decompress it again and again)."""
+    with source.open("rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    if not gzipped:
+        yield source
+        return
+    with tempfile.TemporaryDirectory(prefix="dedup-") as folder:
+        plain = Path(folder) / "feed.jsonl"
+        with gzip.open(source, "rb") as packed, plain.open("wb") as out:
+            shutil.copyfileobj(packed, out, 1 << 20)
+        yield plain
+
+
 def _lines(f: IO[bytes], bar: tqdm) -> Iterator[tuple[int, int, bytes]]:
     offset = 0
     for number, raw in enumerate(f, start=1):
@@ -116,17 +141,32 @@ def _lines(f: IO[bytes], bar: tqdm) -> Iterator[tuple[int, int, bytes]]:
         bar.update(len(raw))
 
 
-def _usable(number: int, raw: bytes, counts: FeedCounts) -> dict[str, Any] | None:
-    """The line's record, or None after logging why it cannot be grouped."""
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _usable(
+    number: int, raw: bytes, counts: FeedCounts, urls: dict[str, int] | None = None
+) -> dict[str, Any] | None:
+    """The line's record, or None after logging why it cannot be grouped. `urls` (url -> the
+    line that had it first) drops a URL's later lines."""
     if not raw.strip():
         return None  # blank lines are not articles and not worth a message
     try:
-        record = json.loads(raw)
+        record = json.loads(raw, parse_constant=_reject_constant)  # no NaN, no Infinity
+    except RecursionError:
+        _skip(number, counts, "not_json", "JSON nested too deeply")
+        return None
     except (UnicodeDecodeError, ValueError) as error:
         _skip(number, counts, "not_json", f"not a JSON object ({error})")
         return None
     if not isinstance(record, dict):
         _skip(number, counts, "not_json", f"a JSON {type(record).__name__}, not an object")
+        return None
+    try:  # "\ud800" is valid JSON but no text: it could not be written back
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        _skip(number, counts, "not_text", "a lone surrogate escape (\\ud800-\\udfff) in a string")
         return None
     for key in ("url", "text"):
         value = record.get(key)
@@ -139,6 +179,18 @@ def _usable(number: int, raw: bytes, counts: FeedCounts) -> dict[str, Any] | Non
                 "line %(n)d: %(key)r is not a string; ignored", {"n": number, "key": key}
             )
             record[key] = None
+    published = record.get("published")
+    if published and PublishedAt.parse(published).at is None:
+        logger.warning(
+            "line %(n)d: 'published' %(value)r is not an ISO 8601 date; ignored",
+            {"n": number, "value": published[:40]},
+        )
+        record["published"] = None
+    if urls is not None:
+        first = urls.setdefault(record["url"], number)
+        if first != number:
+            _skip(number, counts, "duplicate_url", f"the same url as line {first}; kept once")
+            return None
     return record
 
 
