@@ -213,12 +213,6 @@ def words(text: str) -> list[str]:
     return _WORD.findall(_THOUSANDS.sub("", text))
 
 
-def tokens(text: str) -> list[tuple[str, int]]:
-    """(token, offset) of every word (one script) and number of `text`, NFKC-normalised."""
-    text = unicodedata.normalize("NFKC", text).replace("’", "'")
-    return [(m.group(0), m.start()) for m in _TOKEN.finditer(text)]
-
-
 class Vocabulary:
     """A language's stopwords, stemmer and word weights, memoised (news repeats its words)."""
 
@@ -293,13 +287,6 @@ class Tokenized:
         self.text = unicodedata.normalize("NFKC", text).replace("’", "'")
         self.found = [(m.group(0), m.start()) for m in _TOKEN.finditer(self.text)]
         self.lowered = [t.casefold() for t, _ in self.found]
-
-
-def content_terms(text: str, language: str | None) -> dict[int, float]:
-    """{term hash: weight} of the content words of `text` (each counted once)."""
-    out: dict[int, float] = {}
-    add_terms(out, Tokenized(text), vocabulary(language))
-    return out
 
 
 def add_terms(out: dict[int, float], piece: Tokenized, vocab: Vocabulary) -> None:
@@ -425,25 +412,6 @@ def _number_weight(value: float, multiplier: float) -> float:
     if multiplier == 1.0 and 1900 <= value <= 2100:
         return 1.0  # a year: every article of the period has it
     return 2.0 if value < 100 else 4.0
-
-
-_SENTENCE_LINE_WORDS = 8
-
-
-def lead(text: str, max_words: int = 80) -> str:
-    """The first `max_words` words of the text's sentence-like lines: menus, captions and
-    other short lines of chrome that a page may have left in the text are passed over."""
-    kept: list[str] = []
-    count = 0
-    for line in re.split(r"\n+", text):
-        line_words = line.split()
-        if len(line_words) < _SENTENCE_LINE_WORDS:
-            continue
-        kept.extend(line_words)
-        count += len(line_words)
-        if count >= max_words:
-            break
-    return " ".join(kept[:max_words])
 
 
 def paragraphs(text: str) -> list[str]:
