@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
-
 from pipelines.group.sources import Source, cited_source, mentioned_sources
 from pipelines.group.text import Tokenized, add_anchors, add_terms, paragraphs, vocabulary
 
@@ -51,16 +49,6 @@ class Weights:
     def dump(self) -> list[list[float]]:
         keys = sorted(self.items)
         return [list(keys), [self.items[k] for k in keys]]
-
-    @property
-    def keys(self) -> np.ndarray:
-        return np.fromiter(sorted(self.items), dtype=np.uint32, count=len(self.items))
-
-    @property
-    def weights(self) -> np.ndarray:
-        return np.fromiter(
-            (self.items[k] for k in sorted(self.items)), dtype=np.float64, count=len(self.items)
-        )
 
     def __len__(self) -> int:
         return len(self.items)

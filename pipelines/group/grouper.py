@@ -195,13 +195,12 @@ class CandidateIndex:
         kept = {k: w for k, w in weights.items.items() if w >= self.options.min_weight}
         if not kept:
             return None
-        weights = Weights(kept)
-        copies = np.maximum(np.ceil(weights.weights / self.options.weight_unit), 1).astype(np.int64)
+        keys = np.fromiter(kept, dtype=np.uint64, count=len(kept))
+        values = np.fromiter(kept.values(), dtype=np.float64, count=len(kept))
+        copies = np.maximum(np.ceil(values / self.options.weight_unit), 1).astype(np.int64)
         starts = np.repeat(np.cumsum(copies) - copies, copies)
         nth = np.arange(int(copies.sum()), dtype=np.uint64) - starts.astype(np.uint64)
-        items = (np.repeat(weights.keys.astype(np.uint64), copies) ^ (nth * 0x9E3779B1)) & (
-            0xFFFFFFFF
-        )
+        items = (np.repeat(keys, copies) ^ (nth * 0x9E3779B1)) & 0xFFFFFFFF
         signature = MinHash(
             num_perm=self.options.num_perm,
             hashfunc=int,  # items are 32-bit hashes already (term_hash, then the copy number)
