@@ -177,9 +177,6 @@ def read_bounded(path: Path, max_bytes: int) -> bytes:
             if len(data) > max_bytes:
                 raise SkipFile("too_large", f"decompresses to over {max_bytes:,} bytes")
             return data
-        kind = _file_kind(path)
-        if kind is not None:
-            raise SkipFile("not_a_file", f"{kind}, not a regular file")
         with path.open("rb") as f:  # whatever st_size says (/proc, a file that grows)
             data = f.read(max_bytes + 1)
         if len(data) > max_bytes:
