@@ -27,13 +27,19 @@ from dataclasses import dataclass
 from datasketch import MinHash, MinHashLSH
 
 from eval.datasets import EVAL_SET, Labelled, LabelledSet, load_set
-from eval.metrics import Pair, PairCounts, bcubed_f1, pair_counts, pair_kind, pairs
+from eval.metrics import (
+    Pair,
+    PairCounts,
+    Predicted,
+    bcubed_f1,
+    pair_counts,
+    pair_kind,
+    pairs,
+)
 from eval.train import Memo, fit, group
 from pipelines.group.describe import PublishedAt
 from pipelines.group.text import words
 from pipelines.group.verify import FEATURES, Verifier, pair_features
-
-Predicted = dict[str, str]
 
 
 def same_language(pair: Pair) -> bool:
@@ -90,9 +96,7 @@ def counts_of(scored: Iterable[Scored], keep: Callable[[Pair], bool] | None = No
     for s in scored:
         if keep is not None and not keep((s.a, s.b)):
             continue
-        counts.tp += s.same and s.together
-        counts.fp += s.together and not s.same
-        counts.fn += s.same and not s.together
+        counts.add(s.same, s.together)
     return counts
 
 
@@ -111,10 +115,7 @@ def bootstrap_counts(
         if keep is not None and not keep((s.a, s.b)):
             continue
         key = tuple(sorted((s.a.topic, s.b.topic)))
-        counts = by_topics[key]  # type: ignore[index]
-        counts.tp += s.same and s.together
-        counts.fp += s.together and not s.same
-        counts.fn += s.same and not s.together
+        by_topics[key].add(s.same, s.together)  # type: ignore[index]
     topics = sorted({s.a.topic for s in scored} | {s.b.topic for s in scored})
     rng = random.Random(seed)
     values = []
@@ -123,7 +124,7 @@ def bootstrap_counts(
         total = PairCounts()
         for (t, u), counts in by_topics.items():
             times = drawn[t] * (drawn[t] + 1) // 2 if t == u else drawn[t] * drawn[u]
-            total.tp += times * counts.tp
+            total.tp += times * counts.tp  # a topic pair's counts, `times` over
             total.fp += times * counts.fp
             total.fn += times * counts.fn
         values.append(statistic(total))

@@ -38,6 +38,12 @@ class PairCounts:
     def predicted(self) -> int:
         return self.tp + self.fp
 
+    def add(self, same: bool, together: bool, times: int = 1) -> None:
+        """Count a pair `times` times: `same` report by the labels, put `together` or not."""
+        self.tp += times * (same and together)
+        self.fp += times * (together and not same)
+        self.fn += times * (same and not together)
+
 
 Predicted = Mapping[str, str]  # key -> predicted cluster
 Pair = tuple[Labelled, Labelled]
@@ -60,12 +66,7 @@ def pair_counts(
     for a, b in candidates:
         if keep is not None and not keep((a, b)):
             continue
-        if a.extra.get("original", a.key) == b.extra.get("original", b.key):
-            continue  # two bootstrap copies of one article
-        same, together = a.group == b.group, predicted[a.key] == predicted[b.key]
-        counts.tp += same and together
-        counts.fp += together and not same
-        counts.fn += same and not together
+        counts.add(a.group == b.group, predicted[a.key] == predicted[b.key])
     return counts
 
 
