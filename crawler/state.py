@@ -97,20 +97,29 @@ def feed_fields(article: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in article.items() if k != "cited_source"}
 
 
-def publication_order(value: str | None) -> tuple[int, float]:
-    """Sort key of an ISO 8601 publication time by its instant (UTC); a date alone counts as
-    its end, after the timed versions of that day; no time sorts last."""
-    if not value:
-        return (1, 0.0)
+def parse_published(value: object) -> tuple[datetime | None, bool]:
+    """(instant in UTC, whether only the date is known) of an ISO 8601 publication time; a
+    date alone is its midnight (UTC unless an offset is given). (None, False) for anything
+    else. The one reading of `published`, for ordering here and for grouping's time windows."""
+    if not isinstance(value, str) or not value.strip():
+        return None, False
+    value = value.strip()
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        return (1, 0.0)
+        return None, False
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    if len(value) == 10:
-        parsed += timedelta(hours=24)
-    return (0, parsed.timestamp())
+    return parsed.astimezone(UTC), len(value) == 10
+
+
+def publication_order(value: str | None) -> tuple[int, float]:
+    """Sort key of an ISO 8601 publication time by its instant (UTC); a date alone counts as
+    its end, after the timed versions of that day; no time sorts last."""
+    at, date_only = parse_published(value)
+    if at is None:
+        return (1, 0.0)
+    return (0, at.timestamp() + (86_400 if date_only else 0))
 
 
 def kill_if(point: str | None, here: str) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from crawler.state import parse_published
 from pipelines.group.sources import Source, cited_source, mentioned_sources
 from pipelines.group.text import Tokenized, add_anchors, add_terms, paragraphs, vocabulary
 
@@ -95,19 +96,10 @@ class PublishedAt:
 
     @classmethod
     def parse(cls, value: Any) -> PublishedAt:
-        if not isinstance(value, str) or not value.strip():
-            return cls(None)
-        value = value.strip()
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return cls(None)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        date_only = len(value) == 10
-        if date_only:
-            parsed += timedelta(hours=12)  # the middle of the day, +/- 12 h of slack
-        return cls(parsed.astimezone(UTC), date_only)
+        at, date_only = parse_published(value)
+        if at is not None and date_only:
+            at += timedelta(hours=12)  # the middle of the day, +/- 12 h of slack
+        return cls(at, date_only)
 
     @classmethod
     def of(cls, record: Any) -> PublishedAt:
