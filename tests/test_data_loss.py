@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -104,10 +106,27 @@ def _damage(path: Path, how: str) -> None:
     page = 4096
     if how == "truncated":
         del data[len(data) // 2 :]
-    else:  # a page in the middle overwritten with garbage
-        start = (len(data) // page // 2) * page
-        data[start : start + page] = bytes((i * 7919 + 13) % 251 for i in range(page))
-    path.write_bytes(bytes(data))
+        path.write_bytes(bytes(data))
+        return
+    # a page in use near the middle overwritten with garbage: a free page (the file's layout
+    # varies from run to run) would hold nothing to damage, so the next one is tried
+    garbage = bytes((i * 7919 + 13) % 251 for i in range(page))
+    pages = len(data) // page
+    for n in sorted(range(1, pages), key=lambda n: abs(n - pages // 2)):
+        damaged = bytearray(data)
+        damaged[n * page : (n + 1) * page] = garbage
+        path.write_bytes(bytes(damaged))
+        if not _intact(path):
+            return
+    raise AssertionError(f"no page of {path} could be damaged")
+
+
+def _intact(path: Path) -> bool:
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+    except sqlite3.DatabaseError:
+        return False
 
 
 @pytest.mark.parametrize("how", ["truncated", "garbage"])
