@@ -24,12 +24,12 @@ from pathlib import Path
 
 from tests.conftest import MANIFEST, crawl
 from tests.fixture_server import FixtureProxy
-from tests.test_incremental import change
+from tests.test_incremental import LIVE_SETTINGS, change
 
 
 def run(server: FixtureProxy, out: Path) -> dict[str, float]:
-    env = {"SCRAPY_PROJECT": "live", "https_proxy": server.url, "http_proxy": server.url}
-    result = crawl("all", out, "DOWNLOAD_DELAY=0", "AUTOTHROTTLE_ENABLED=0", env=env)
+    env = server.env()
+    result = crawl("all", out, *LIVE_SETTINGS, env=env)
     if result.returncode != 0:
         raise RuntimeError(result.log[-2000:])
     stats = result.stats

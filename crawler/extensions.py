@@ -145,8 +145,13 @@ class RunSummary:
         if stats.get(OUTPUT_FAILED):
             output = [f"NOT written to {output[0]} ({stats[OUTPUT_FAILED]})"]
         output += list(settings.getdict("FEEDS"))
+        title = self._title
+        if not settings.getbool("NEWS_OFFLINE") and not settings.getbool(
+            "DOWNLOAD_VERIFY_CERTIFICATES"
+        ):
+            title += "\n  TLS certificates NOT verified: DOWNLOAD_VERIFY_CERTIFICATES is off"
         out = self.out or sys.stderr
-        print(f"\n{format_summary(stats, self._title)}\n  output: {', '.join(output)}\n", file=out)
+        print(f"\n{format_summary(stats, title)}\n  output: {', '.join(output)}\n", file=out)
         stats_file = self.crawler.settings.get("NEWS_STATS_FILE")
         if stats_file:
             path = Path(stats_file)

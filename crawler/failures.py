@@ -9,7 +9,8 @@ under one of two headings, overall and per outlet:
 - `news/skipped/<kind>`: the crawler chose not to fetch the page (robots.txt, offsite, private
   address, page limit, already fetched, unchanged, not saved offline);
 - `news/errors/<kind>`: the page could not be had (HTTP errors after the retries, timeouts,
-  resets, truncated or oversized bodies, redirect loops, decompression bombs).
+  resets, truncated or oversized bodies, redirect loops, decompression bombs, TLS certificates
+  that do not verify: `tls_invalid`).
 
 Our own middlewares raise `Skip`, which carries its kind; Scrapy's exceptions are recognised
 by type or message.
@@ -20,7 +21,9 @@ from __future__ import annotations
 import logging
 import re
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
+from OpenSSL import SSL
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadCancelledError,
@@ -32,6 +35,9 @@ from scrapy.exceptions import (
     ResponseDataLossError,
 )
 from scrapy.spidermiddlewares.httperror import HttpError
+from service_identity import CertificateError, VerificationError
+
+from crawler import resolver
 
 
 class Skip(IgnoreRequest):
@@ -98,8 +104,8 @@ _ERRORS: list[tuple[type[BaseException], str, bool]] = [  # (type, kind, transie
 _TRANSIENT_STATUS = frozenset({408, 425, 429})
 
 
-def describe(error: BaseException) -> Outcome:
-    """What became of a failed request: kind, message, log level, error or skip."""
+def describe(error: BaseException, url: str | None = None) -> Outcome:
+    """What became of a failed request (for `url`): kind, message, log level, error or skip."""
     if isinstance(error, Skip):
         return Outcome(error.kind, str(error), error.level, error.error, error.transient)
     if isinstance(error, HttpError):
@@ -112,6 +118,15 @@ def describe(error: BaseException) -> Outcome:
             if pattern.search(message):
                 return Outcome(kind, message, logging.INFO, is_error)
         return Outcome("ignored", message or "ignored", logging.INFO, False)
+    tls = tls_failure(error)
+    if tls:
+        return Outcome("tls_invalid", f"tls_invalid: {tls}", logging.WARNING, True, True)
+    if isinstance(error, CannotResolveHostError) and url:
+        # the connection's own resolution refused the address (crawler.resolver)
+        host = (urlsplit(url).hostname or "").lower()
+        if host in resolver.refused:
+            message = f"refused: {host} resolves to {resolver.refused[host]}, not a public address"
+            return Outcome("private_address", message, logging.INFO, False)
     message = _readable(error)
     for cls, kind, transient in _ERRORS:
         if isinstance(error, cls):
@@ -127,12 +142,38 @@ def describe(error: BaseException) -> Outcome:
 _REPORTED = re.compile(
     r"larger than download (?:max|warn) size|during decompression|^Got data loss in "
     r"|larger than the download warning size"
+    r"|^Error downloading <GET "  # robots.txt (the spider fetches it too, and reports it)
 )
 _QUIETED_LOGGERS = (
+    "scrapy.downloadermiddlewares.robotstxt",
     "scrapy.core.downloader.handlers.http11",
     "scrapy.core.downloader.handlers.http2",
     "scrapy.downloadermiddlewares.httpcompression",
 )
+
+
+def tls_failure(error: BaseException) -> str | None:
+    """Why the server's certificate was refused, when that is what ended the download: no
+    trusted CA vouches for it (OpenSSL's "certificate verify failed": self-signed, unknown
+    issuer, expired) or it does not name the host (service_identity's VerificationError).
+    Scrapy wraps Twisted's failures: the causes and their `reasons` are searched."""
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [error]
+    while todo and len(seen) < 20:
+        current = todo.pop()
+        seen.append(current)
+        if current.__cause__ is not None:
+            todo.append(current.__cause__)
+        for reason in getattr(current, "reasons", None) or []:
+            value = getattr(reason, "value", None)
+            if isinstance(value, BaseException):
+                todo.append(value)
+    for found in seen:
+        if isinstance(found, VerificationError | CertificateError):
+            return "the certificate does not name the host"
+        if isinstance(found, SSL.Error) and "certificate verify failed" in str(found):
+            return "the certificate is not signed by a trusted CA (certificate verify failed)"
+    return None
 
 
 def _readable(error: BaseException) -> str:

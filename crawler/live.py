@@ -3,10 +3,14 @@
 - `BackoffRetryMiddleware` replaces Scrapy's RetryMiddleware: a retry waits — for the server's
   Retry-After when it sends one (capped by NEWS_RETRY_AFTER_MAX; a longer wait is not done, the
   page is given up), else for NEWS_RETRY_BACKOFF seconds doubled at each retry.
-- `PrivateAddressMiddleware` refuses requests to loopback, private, link-local and reserved
-  addresses — an IP in the URL, or a host name that resolves to one — so that a redirect or a
-  link cannot turn the crawler against the machine's own network. NEWS_ALLOW_LOOPBACK lets
-  tests reach 127.0.0.1.
+- `PrivateAddressMiddleware` refuses requests to addresses that are not public
+  (`crawler.resolver.routable`: loopback, private, carrier-grade NAT, link- and site-local,
+  reserved, multicast, and IPv6 forms of these) — an IP in the URL, or a host name that resolves
+  to one — so that a redirect or a link cannot turn the crawler against the machine's own
+  network. It fails closed: a host that does not resolve is not requested (`dns`), unless the
+  request goes through a proxy and NEWS_PROXY_RESOLVES says the proxy resolves names. The
+  connection itself is checked again by `crawler.resolver.PublicAddressResolver`, so a second
+  DNS answer cannot lead elsewhere. NEWS_ALLOW_LOOPBACK lets tests reach 127.0.0.1.
 - `PageLimitMiddleware` stops requesting an outlet's pages past its `max_pages` per run.
 - `RedirectGuardMiddleware` ends, with a reason, a redirect that loops, leads to a private
   address or leaves the outlets' domains (Scrapy would drop these without a word).
@@ -21,12 +25,12 @@ it once and counts it (`crawler.spiders.base`).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.exceptions import NotConfigured
@@ -34,9 +38,9 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 
-from crawler import outlets
+from crawler import outlets, resolver
 from crawler.extensions import outlet_stat
-from crawler.failures import Skip
+from crawler.failures import Skip, tls_failure
 from crawler.urls import canonical_link, clean_url
 
 if TYPE_CHECKING:
@@ -84,6 +88,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
     ) -> Request | None:
         if request.meta.get("dont_retry") or not isinstance(exception, self.exceptions_to_retry):
             return None
+        if tls_failure(exception):
+            return None  # the same certificate comes back: the errback reports it at once
         retry = self._retry_request(request, type(exception).__name__)
         if retry is None:
             return None  # the errback reports the exception
@@ -136,7 +142,9 @@ class PrivateAddressMiddleware:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
         self.allow_loopback = crawler.settings.getbool("NEWS_ALLOW_LOOPBACK")
-        self._resolved: dict[str, list[str]] = {}
+        self.proxy_resolves = crawler.settings.getbool("NEWS_PROXY_RESOLVES")
+        self.offline = crawler.settings.getbool("NEWS_OFFLINE")  # no connection, no DNS query
+        self.proxies = getproxies() if crawler.settings.getbool("HTTPPROXY_ENABLED") else {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PrivateAddressMiddleware:
@@ -144,47 +152,46 @@ class PrivateAddressMiddleware:
 
     async def process_request(self, request: Request) -> None:
         host = urlparse_cached(request).hostname or ""
-        addresses = [host] if _is_ip(host) else await self._resolve(host)
-        for address in addresses:
-            if _refused(ipaddress.ip_address(address.strip("[]")), self.allow_loopback):
-                raise Skip("private_address", f"refused: {host} is a private or local address")
+        ip = resolver.parse(host)
+        if ip is None and self.offline:
+            return
+        if ip is None:
+            try:
+                ip = resolver.parse(await self._resolve(host))
+            except resolver.NotPublicAddress as error:
+                raise Skip("private_address", f"refused: {error}") from error
+            except Exception as error:
+                proxied = self._proxied(request)
+                if proxied and self.proxy_resolves:
+                    return  # the proxy resolves it, and its own policy applies
+                hint = "; NEWS_PROXY_RESOLVES=True lets the proxy resolve it" if proxied else ""
+                raise Skip(
+                    "dns",
+                    f"{host} does not resolve here ({type(error).__name__}): not requested{hint}",
+                    logging.WARNING,
+                    error=True,
+                    transient=True,
+                ) from error
+        if ip is None or not resolver.allowed(ip, self.allow_loopback):
+            raise Skip("private_address", f"refused: {host} is not a public address")
 
-    async def _resolve(self, host: str) -> list[str]:
-        """The host's addresses, or [] when it does not resolve here (a proxy may still reach
-        it; the download then fails or succeeds on its own)."""
-        if host in self._resolved:
-            return self._resolved[host]
+    def _proxied(self, request: Request) -> bool:
+        """Whether the request goes through a proxy (as Scrapy's HttpProxyMiddleware decides)."""
+        if request.meta.get("proxy"):
+            return True
+        url = urlparse_cached(request)
+        return url.scheme in self.proxies and not proxy_bypass(url.hostname or "")
+
+    async def _resolve(self, host: str) -> str:
+        """The host's address, through the reactor's resolver (crawler.resolver: it refuses an
+        answer that is not public, and caches unless NEWS_DNS_SERVERS is set)."""
         # imported here: importing the reactor at module level would install the default one
         # before Scrapy installs the asyncio reactor
         from twisted.internet import reactor
 
-        try:
-            # Scrapy's resolver (DNS_RESOLVER, DNS_TIMEOUT) answers, with its cache
-            # (zope interface methods have no self, so mypy misreads the signature)
-            address = await maybe_deferred_to_future(reactor.resolve(host))  # type: ignore[arg-type]
-            found = [address]
-        except Exception:  # an unresolvable host is not refused here
-            found = []
-        self._resolved[host] = found
-        return found
-
-
-def _refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopback: bool) -> bool:
-    """Whether the crawler must not connect to `ip`: private, loopback (unless allowed),
-    link-local, reserved, multicast or unspecified."""
-    if ip.is_loopback:
-        return not allow_loopback
-    return (
-        ip.is_private or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified
-    )
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
+        # zope interface methods have no self, so mypy misreads the signature
+        address: str = await maybe_deferred_to_future(reactor.resolve(host))  # type: ignore[arg-type]
+        return address
 
 
 class PageLimitMiddleware:
@@ -269,7 +276,8 @@ class RedirectGuardMiddleware:
             raise Skip(
                 "redirect_loop", f"redirect loop: {' -> '.join([*chain, target])}", error=True
             )
-        if _is_ip(host) and _refused(ipaddress.ip_address(host.strip("[]")), self.allow_loopback):
+        ip = resolver.parse(host)
+        if ip is not None and not resolver.allowed(ip, self.allow_loopback):
             raise Skip("private_address", f"refused redirect to {target}: a private address")
         domains = getattr(self.crawler.spider, "allowed_domains", None) or []
         if domains and not any(host == d or host.endswith("." + d) for d in domains):

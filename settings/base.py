@@ -40,6 +40,16 @@ RETRY_TIMES = 2
 NEWS_RETRY_BACKOFF = 0.0  # seconds before the first retry, doubled at each (live: 1.0)
 NEWS_RETRY_AFTER_MAX = 60.0  # longest Retry-After honoured; a longer one gives the page up
 NEWS_ALLOW_LOOPBACK = False  # tests only: let requests reach 127.0.0.1
+# Every connection's address is checked when it is resolved (crawler.resolver): only public
+# addresses, and the proxies the environment names. A host that does not resolve here is not
+# requested, unless it goes through a proxy and this says the proxy resolves names.
+TWISTED_DNS_RESOLVER = "crawler.resolver.PublicAddressResolver"
+NEWS_PROXY_RESOLVES = False
+NEWS_DNS_SERVERS: list[str] = []  # e.g. ["10.0.0.2:53"]: ask these, not the system's resolver
+# Verify every TLS certificate and host name against the system's CA store (OpenSSL's default
+# paths; SSL_CERT_FILE names another bundle): a failure is `tls_invalid`. Turning it off is
+# named in the run summary of any crawl that uses the network.
+DOWNLOAD_VERIFY_CERTIFICATES = True
 NEWS_MAX_AGE_DAYS = None  # e.g. 7: only articles published in the last 7 days
 NEWS_NOW = None  # the time NEWS_MAX_AGE_DAYS counts back from (ISO 8601); None: now
 

@@ -34,6 +34,7 @@ SETTINGS = (
     "RETRY_TIMES=2",
     "NEWS_RETRY_BACKOFF=0.05",
     "NEWS_RETRY_AFTER_MAX=5",
+    "NEWS_PROXY_RESOLVES=True",  # the outlets' names do not resolve here: the proxy answers
 )
 
 
@@ -318,7 +319,7 @@ def run(out: Path, faults: bool = True) -> FaultCrawl:
     with FixtureProxy(MANIFEST) as server:
         if faults:
             install(server)
-        env = {"SCRAPY_PROJECT": "live", "https_proxy": server.url, "http_proxy": server.url}
+        env = server.env()
         result = crawl("all", out, *SETTINGS, env=env)
         requests = list(server.requests)
     hits: dict[str, int] = {}

@@ -3,8 +3,11 @@ saved pages of a manifest, for crawling in *live* mode without the internet.
 
 A live crawl sends every request through it (`https_proxy`/`http_proxy`), so Scrapy's real
 HTTP/1.1 download handler, its CONNECT tunnelling, TLS, timeouts and data-loss detection all run
-over real sockets. For https the proxy answers CONNECT and then speaks TLS itself with a
-self-signed certificate (Scrapy does not verify certificates unless told to). Each request is
+over real sockets. For https the proxy answers CONNECT and then speaks TLS itself, with a
+certificate for every fixture host signed by a test CA made for this server; a crawl trusts that
+CA only when told to (`env()` passes it as SSL_CERT_FILE), as the live profile verifies
+certificates. `certificate="self_signed"` (no CA vouches for it) and `"other_host"` (the test
+CA's, for another host name) play a man in the middle. Each request is
 answered from the manifest: the saved status, headers and body; a URL not in the manifest gets
 a 404. A saved Content-Length larger than the body is sent as is and the connection closed, as a
 server that dies mid-response would. Conditional requests get a 304 when the page's ETag or
@@ -86,10 +89,13 @@ def gzip_bomb() -> bytes:
 
 
 class FixtureProxy(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    """certificate: "trusted" (signed by the test CA in `ca_file`), "self_signed" or
+    "other_host" (see the module's docstring)."""
+
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, manifest: Manifest, port: int = 0):
+    def __init__(self, manifest: Manifest, port: int = 0, certificate: str = "trusted"):
         self.manifest = manifest
         self.changes: dict[str, Page | None] = {}
         self.faults: dict[str, Fault] = {}
@@ -98,12 +104,23 @@ class FixtureProxy(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self._hits: Counter[str] = Counter()
         self._lock = threading.Lock()
         hosts = sorted({urlsplit(p.url).hostname or "" for p in manifest.pages})
-        self.tls = _tls_context(hosts)
+        self._folder = tempfile.TemporaryDirectory(prefix="fixture-tls-")
+        self.tls, self.ca_file = _tls_context(hosts, certificate, Path(self._folder.name))
         super().__init__(("127.0.0.1", port), _ProxyHandler)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def env(self) -> dict[str, str]:
+        """The environment of a live crawl through this server: the live profile, the proxy,
+        and the test CA as the only trusted one (OpenSSL reads SSL_CERT_FILE)."""
+        return {
+            "SCRAPY_PROJECT": "live",
+            "https_proxy": self.url,
+            "http_proxy": self.url,
+            "SSL_CERT_FILE": str(self.ca_file),
+        }
 
     def record(self, url: str) -> int:
         """Note a request; how many times the URL has been asked for, this one included."""
@@ -123,6 +140,7 @@ class FixtureProxy(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self.stopping.set()
         self.shutdown()
         self.server_close()
+        self._folder.cleanup()
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):
@@ -269,52 +287,80 @@ def _misbehave(
         pass  # the client gave up: what a timeout or a size limit does
 
 
-def _tls_context(hosts: list[str]) -> ssl.SSLContext:
-    """A server context with a fresh self-signed certificate naming every fixture host."""
+def _tls_context(hosts: list[str], certificate: str, folder: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context for `certificate` (see FixtureProxy) and the test CA's PEM file, both
+    fresh for this server: nothing outside the test trusts them."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fixture-server")])
     now = datetime.datetime.now(datetime.UTC)
+
+    def issue(
+        subject: str,
+        key: ec.EllipticCurvePrivateKey,
+        issuer: x509.Name | None = None,
+        issuer_key: ec.EllipticCurvePrivateKey | None = None,
+        names: list[x509.GeneralName] | None = None,
+    ) -> x509.Certificate:
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(issuer or name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=7))
+            .add_extension(x509.BasicConstraints(ca=names is None, path_length=None), True)
+        )
+        if names is not None:
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        return builder.sign(issuer_key or key, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = issue("fixture-server test CA", ca_key)
+    ca_file = folder / "test-ca.pem"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    if certificate == "other_host":  # signed by the test CA, for a host the crawl never asks
+        hosts = ["attacker.example"]
     names: list[x509.GeneralName] = [x509.DNSName(h) for h in hosts if h]
     names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=7))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        cert_path, key_path = Path(tmp, "cert.pem"), Path(tmp, "key.pem")
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
+    key = ec.generate_private_key(ec.SECP256R1())
+    if certificate == "self_signed":  # what a man in the middle presents: no CA vouches for it
+        cert = issue("fixture-server", key, names=names)
+    else:
+        cert = issue("fixture-server", key, ca.subject, ca_key, names)
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
         )
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert_path, key_path)
-    return context
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    return context, ca_file
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Serve the fixtures as a local proxy.")
     parser.add_argument("--port", type=int, default=8899)
     parser.add_argument("--manifest", default=str(ROOT / "fixtures" / "manifest.json"))
+    parser.add_argument("--ca-file", help="also write the test CA's certificate (PEM) here")
     args = parser.parse_args()
     with FixtureProxy(Manifest.load(args.manifest), args.port) as proxy:
+        ca_file = Path(args.ca_file) if args.ca_file else proxy.ca_file
+        if args.ca_file:
+            ca_file.write_bytes(proxy.ca_file.read_bytes())
         print(f"serving {args.manifest} as a proxy on {proxy.url}; Ctrl-C to stop")
-        print(f"  https_proxy={proxy.url} SCRAPY_PROJECT=live .venv/bin/scrapy crawl all")
+        print(
+            f"  https_proxy={proxy.url} SSL_CERT_FILE={ca_file} SCRAPY_PROJECT=live"
+            " .venv/bin/scrapy crawl all -s NEWS_PROXY_RESOLVES=True"
+        )
         threading.Event().wait()
 
 

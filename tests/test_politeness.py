@@ -84,7 +84,20 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://10.0.0.1/", "http://127.0.0.1:8080/", "http://[::1]/", "http://169.254.169.254/"],
+    [
+        "http://10.0.0.1/",
+        "http://127.0.0.1:8080/",
+        "http://[::1]/",
+        "http://169.254.169.254/",
+        "http://100.64.0.1/",  # carrier-grade NAT
+        "http://224.0.0.251/",  # multicast
+        "http://[2002:a00:1::1]/",  # 6to4 of 10.0.0.1
+        "http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/",  # Teredo of 10.0.0.1
+        "http://[fec0::1]/",  # site-local
+        "http://[::ffff:192.168.1.1]/",  # IPv4-mapped
+        "http://[::a00:1]/",  # IPv4-compatible
+        "http://[64:ff9b::a9fe:a9fe]/",  # NAT64 of 169.254.169.254
+    ],
 )
 def test_private_and_local_addresses_are_refused(url: str) -> None:
     mw = PrivateAddressMiddleware.from_crawler(make_crawler())
@@ -99,6 +112,8 @@ def test_loopback_is_allowed_only_with_the_test_setting() -> None:
     with pytest.raises(Skip):
         run(allowed.process_request(Request("http://192.168.1.1/")))
     assert run(allowed.process_request(Request("http://93.184.215.14/"))) is None
+    assert run(allowed.process_request(Request("http://[2606:4700::1111]/"))) is None
+    assert run(allowed.process_request(Request("http://[2002:5db8:d70e::1]/"))) is None  # 6to4
 
 
 @pytest.mark.parametrize(

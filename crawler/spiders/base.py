@@ -222,7 +222,7 @@ class OutletSpider(Spider):
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
-        outcome = describe(failure.value)
+        outcome = describe(failure.value, request.url)
         origin = _origin(request)
         if origin != request.url:  # name the page that was asked for, and where it led
             outcome = outcome._replace(message=f"redirected to {request.url}: {outcome.message}")
