@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -190,20 +191,29 @@ def test_the_snapshot_is_where_the_readme_says() -> None:
 
 
 def test_o_streams_articles_as_extracted_beside_the_snapshot(tmp_path: Path) -> None:
+    """What the README says of -O, exactly: it streams the articles this run extracts (new or
+    changed: an earlier run's unchanged ones are not extracted again, so a second run writes an
+    empty file), beside the snapshot, which always holds the whole feed."""
     stream = tmp_path / "stream.jsonl"
-    proc = run_scrapy(
-        "crawl",
-        "rbc_ukraine",
-        "-O",
-        str(stream),
-        "-s",
-        f"NEWS_OUTPUT_DIR={tmp_path}/snapshot",
-        "-s",
-        f"NEWS_STATE_DIR={tmp_path}/state",
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    streamed = [json.loads(line) for line in stream.read_text("utf-8").splitlines()]
+
+    def run() -> list[dict[str, Any]]:
+        proc = run_scrapy(
+            "crawl",
+            "rbc_ukraine",
+            "-O",
+            str(stream),
+            "-s",
+            f"NEWS_OUTPUT_DIR={tmp_path}/snapshot",
+            "-s",
+            f"NEWS_STATE_DIR={tmp_path}/state",
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return [json.loads(line) for line in stream.read_text("utf-8").splitlines()]
+
+    streamed = run()
     snapshot = read_jsonl(tmp_path / "snapshot" / "articles.jsonl")
-    assert {a["url"] for a in streamed} == {a["url"] for a in snapshot}
+    assert streamed and {a["url"] for a in streamed} == {a["url"] for a in snapshot}
     assert all(a["cluster_id"] is None for a in streamed)  # grouping happens at the end
     assert all(a["cluster_id"] for a in snapshot)
+    assert run() == []  # nothing new: -O replaces the file with an empty one
+    assert read_jsonl(tmp_path / "snapshot" / "articles.jsonl") == snapshot

@@ -158,6 +158,30 @@ def test_a_damaged_state_stops_the_run_with_one_line_and_touches_nothing(
     assert "starting from empty state" in reset.log
 
 
+def test_a_reset_that_would_shrink_the_snapshot_to_one_outlet_is_refused(tmp_path: Path) -> None:
+    """The snapshot is the state's articles: resetting the state with a one-outlet spider would
+    leave only that outlet in out/articles.jsonl. Refused with one line, nothing touched; a
+    reset of every outlet, or of one outlet into its own folders, goes ahead."""
+    first = crawl("all", tmp_path)
+    assert first.returncode == 0, first.log[-2000:]
+    outlets = {a["outlet"] for a in first.articles}
+    assert len(outlets) > 1
+    snapshot = (tmp_path / "articles.jsonl").read_bytes()
+    state = (tmp_path / "state" / "state.sqlite3").read_bytes()
+    one = crawl("kyiv_independent", tmp_path, "NEWS_STATE_RESET=1")
+    assert one.returncode == 2
+    (line,) = [x for x in one.log.splitlines() if "refused" in x]
+    others = sum(1 for a in first.articles if a["outlet"] != "kyiv_independent")
+    assert f"{others} articles of other outlets would leave it" in line
+    assert "scrapy crawl all" in line and "Run summary" not in one.log
+    assert (tmp_path / "articles.jsonl").read_bytes() == snapshot
+    assert (tmp_path / "state" / "state.sqlite3").read_bytes() == state
+    alone = crawl("kyiv_independent", tmp_path / "alone", "NEWS_STATE_RESET=1")
+    assert alone.returncode == 0 and {a["outlet"] for a in alone.articles} == {"kyiv_independent"}
+    every = crawl("all", tmp_path, "NEWS_STATE_RESET=1")
+    assert every.returncode == 0 and {a["outlet"] for a in every.articles} == outlets
+
+
 # -- the retry list -------------------------------------------------------------------------------
 
 FAILING = {  # article -> how it fails in the first run (every try); the second run gets it

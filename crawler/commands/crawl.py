@@ -5,18 +5,24 @@ state held by another run closes at once (reason `state_locked`); this command t
 75 (EX_TEMPFAIL: try again later), so cron wrappers and scrapyd see that nothing was done. A run
 whose snapshot or delta could not be written (disk full, permission denied) exits with 74
 (EX_IOERR). A damaged state database stops the run before it starts, with one line naming
-the file and what to do, and exit 65 (EX_DATAERR).
+the file and what to do, and exit 65 (EX_DATAERR). `-s NEWS_STATE_RESET=1` with a spider that
+crawls only some outlets is refused (exit 2) when the snapshot holds articles of the others:
+the snapshot is written from the state, so they would leave it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 
+from crawler import outlets
 from crawler.extensions import OUTPUT_FAILED
 from crawler.state import StateCorrupt, StateLocked, open_state
 
@@ -29,6 +35,7 @@ logger = logging.getLogger(__name__)
 EXIT_STATE_LOCKED = 75
 EXIT_OUTPUT_FAILED = 74  # EX_IOERR: the snapshot or the delta could not be written
 EXIT_STATE_CORRUPT = 65  # EX_DATAERR: the state database is damaged; nothing was done
+EXIT_REFUSED = 2  # a usage error: the run would have destroyed data; nothing was done
 
 
 class Command(ScrapyCrawlCommand):
@@ -61,8 +68,40 @@ class Command(ScrapyCrawlCommand):
         self._crawler = crawler
         return crawler
 
+    def _reset_keeps_the_snapshot(self, spider: str) -> bool:
+        """False, after one line, when NEWS_STATE_RESET would make the snapshot lose the
+        articles of outlets that `spider` does not crawl (the snapshot is the state's
+        articles: a reset state holds only what this run finds)."""
+        assert self.settings is not None
+        if not self.settings.getbool("NEWS_STATE_RESET"):
+            return True
+        try:
+            assert self.crawler_process is not None
+            spidercls = self.crawler_process.spider_loader.load(spider)
+        except KeyError:
+            return True  # Scrapy reports an unknown spider itself
+        crawled = {o.name for o in getattr(spidercls, "outlets", ())}
+        if crawled >= {o.name for o in outlets.OUTLETS}:
+            return True
+        snapshot = Path(self.settings["NEWS_OUTPUT_DIR"], "articles.jsonl")
+        others = Counter(o for o in _outlets_in(snapshot) if o not in crawled)
+        if not others:
+            return True
+        names = ", ".join(f"{name} ({n})" for name, n in sorted(others.items()))
+        print(
+            f"scrapy crawl: refused: NEWS_STATE_RESET=1 starts the state again, and {snapshot}"
+            f" would then hold only what {spider!r} finds: {sum(others.values())} articles of"
+            f" other outlets would leave it ({names}). Reset with `scrapy crawl all`, or give"
+            " this spider its own NEWS_STATE_DIR and NEWS_OUTPUT_DIR.",
+            file=sys.stderr,
+        )
+        self.exitcode = EXIT_REFUSED
+        return False
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
+        if args and not self._reset_keeps_the_snapshot(args[0]):
+            return
         if not self._state_usable():
             return
         super().run(args, opts)
@@ -74,3 +113,20 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = EXIT_STATE_LOCKED
         elif stats.get_value(OUTPUT_FAILED):
             self.exitcode = EXIT_OUTPUT_FAILED
+
+
+def _outlets_in(snapshot: Path) -> list[str]:
+    """The outlet of each article in a snapshot file ([] when there is none); a line that does
+    not parse is skipped (the snapshot is written by the run, whole)."""
+    if not snapshot.is_file():
+        return []
+    found = []
+    with snapshot.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            try:
+                article = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(article, dict):
+                found.append(article.get("outlet") or outlets.name_for(str(article.get("url"))))
+    return found
