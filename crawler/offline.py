@@ -14,6 +14,7 @@ the spider's errback, `offline/missing` and `news/skipped/not_saved` stats) and 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -101,7 +102,7 @@ class FixtureDownloadHandler(BaseDownloadHandler):
         manifest_path = crawler.settings.get("NEWS_FIXTURES_MANIFEST")
         self.source: Manifest | WarcArchive
         if warc:
-            self.source = WarcArchive(warc)
+            self.source = _replayed(str(warc))
         elif manifest_path:
             self.source = Manifest.load(manifest_path)
         else:
@@ -110,6 +111,12 @@ class FixtureDownloadHandler(BaseDownloadHandler):
 
     async def download_request(self, request: Request) -> Response:
         saved = self.source.get(request.url)
+        revalidated: frozenset[str] = getattr(self.source, "revalidation_only", frozenset())
+        if saved is None and request.url in revalidated:
+            raise Skip(
+                "revalidation_only",
+                "the WARC holds only a revalidation of it (HTTP 304), not its body",
+            )
         if saved is None:
             assert self.stats is not None
             self.stats.inc_value("offline/missing")
@@ -127,7 +134,9 @@ class FixtureDownloadHandler(BaseDownloadHandler):
         body = await run_in_thread(saved.read)
         flags = []
         declared = saved.headers.get("Content-Length")
-        if declared is not None and int(declared) > len(body):
+        if getattr(saved, "truncated", False) or (
+            declared is not None and int(declared) > len(body)
+        ):
             # What Scrapy's HTTP handler does with DOWNLOAD_FAIL_ON_DATALOSS off: keep the partial
             # body and flag it, so the same code path handles live and offline truncation.
             flags.append("dataloss")
@@ -152,6 +161,40 @@ def not_modified(page_headers: dict[str, str], request_headers: Mapping[str, str
             t.strip() for t in asked["if-none-match"].split(",")
         }
     return "if-modified-since" in asked and asked["if-modified-since"] == page.get("last-modified")
+
+
+@functools.cache
+def _replayed(path: str) -> WarcArchive:
+    """The archive at `path`, indexed once per process (the http and https handlers share it),
+    and said once what it cannot replay."""
+    archive = WarcArchive(path)
+    _tell_revalidations(archive)
+    return archive
+
+
+def _tell_revalidations(archive: WarcArchive) -> None:
+    """One line when the replayed WARC holds pages only as revalidations (a run with state
+    recorded 304s for them): how many, and where their bodies are."""
+    n = len(archive.revalidation_only)
+    if not n:
+        return
+    beside = archive.bodies_beside()
+    if beside:
+        where = ", ".join(f"{name} ({count})" for name, count in sorted(beside.items()))
+        advice = (
+            f"earlier WARC files beside it hold their bodies: {where}; replay the folder"
+            f" (NEWS_REPLAY_WARC={archive.path.parent}) to use them"
+        )
+    else:
+        advice = (
+            "no WARC file beside it holds their bodies; a run recorded with fresh state"
+            " (-s NEWS_STATE_RESET=1) fetches every page whole"
+        )
+    logger.warning(
+        "%(path)s holds %(n)d pages only as revalidations (HTTP 304, no body): they are not"
+        " replayed; %(advice)s",
+        {"path": archive.path, "n": n, "advice": advice},
+    )
 
 
 def _referer(request: Request) -> str:

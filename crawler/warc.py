@@ -3,10 +3,17 @@
 `WarcRecorder` (an extension, on when NEWS_WARC_DIR is set) writes every response the
 downloader receives — status, headers and body as they came, before any middleware — to
 `NEWS_WARC_DIR/<run>.warc.gz`, one gzip member per record, so a file cut short by a crash is
-readable up to its last whole record. `WarcArchive` reads such files back for offline mode
-(NEWS_REPLAY_WARC: a file or a folder of them): yesterday's live crawl can be processed again
-with new settings, through the same engine, spiders and pipelines. For a URL recorded several
-times, the last 200 response is replayed (or the last response, if none was a 200).
+readable up to its last whole record. A 304 answer to a conditional GET (a run with state asks
+for unchanged pages that way) is a `revisit` record (profile server-not-modified): it holds no
+body. A body cut short in transfer is marked `WARC-Truncated: disconnect`.
+
+`WarcArchive` reads such files back for offline mode (NEWS_REPLAY_WARC: a file or a folder of
+them): yesterday's live crawl can be processed again with new settings, through the same engine,
+spiders and pipelines. For a URL recorded several times, the last 200 response is replayed (or
+the last response, if none was a 200); a truncated one replays truncated. A page the archive
+holds only as revalidations has no body to replay: `revalidation_only` lists them, and
+`bodies_beside` finds the WARC files in the same folder that hold their bodies (replay the
+folder to use them).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 # Headers that describe the transfer, not the content: replayed bodies are already decoded.
 _TRANSFER_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
+NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 
 
 class WarcRecorder:
@@ -79,12 +87,22 @@ class WarcRecorder:
         ]
         status = f"{response.status} {_reason(response.status)}"
         http_headers = StatusAndHeaders(status, headers, protocol=response.protocol or "HTTP/1.1")
-        record = self._writer.create_warc_record(
-            response.url,
-            "response",
-            payload=io.BytesIO(response.body),
-            http_headers=http_headers,
-        )
+        if response.status == 304:
+            record = self._writer.create_warc_record(
+                response.url,
+                "revisit",
+                http_headers=http_headers,
+                warc_headers_dict={"WARC-Profile": NOT_MODIFIED},
+            )
+        else:
+            truncated = {"WARC-Truncated": "disconnect"} if "dataloss" in response.flags else {}
+            record = self._writer.create_warc_record(
+                response.url,
+                "response",
+                payload=io.BytesIO(response.body),
+                http_headers=http_headers,
+                warc_headers_dict=truncated,
+            )
         self._writer.write_record(record)
         assert self._file is not None
         self._file.flush()
@@ -103,6 +121,7 @@ class ArchivedPage:
     status: int
     headers: dict[str, str]
     body: bytes
+    truncated: bool = False  # cut short in transfer when it was recorded
 
     def read(self) -> bytes:
         return self.body
@@ -113,24 +132,21 @@ class WarcArchive:
 
     def __init__(self, path: str | Path):
         path = Path(path)
-        if path.is_dir():
-            files = sorted(path.glob("*.warc.gz")) + sorted(path.glob("*.warc"))
-        else:
-            files = [path]
-        if not files:
+        self.path = path
+        self.files = _warc_files(path) if path.is_dir() else [path]
+        if not self.files:
             raise ValueError(f"no WARC files at {path}")
         self._index: dict[str, tuple[Path, int, int]] = {}  # url -> (file, offset, status)
-        for file in files:
-            with file.open("rb") as f:
-                records = ArchiveIterator(f)
-                for record in records:
-                    if record.rec_type != "response" or record.http_headers is None:
-                        continue
-                    url = record.rec_headers.get_header("WARC-Target-URI")
-                    status = int(record.http_headers.get_statuscode() or 0)
-                    known = self._index.get(url)
-                    if known is None or status == 200 or known[2] != 200:
-                        self._index[url] = (file, records.get_record_offset(), status)
+        revalidated: set[str] = set()
+        for file in self.files:
+            for url, status, offset in _records(file):
+                if status == 304:  # a revisit (or an old-style 304 response): no body
+                    revalidated.add(url)
+                    continue
+                known = self._index.get(url)
+                if known is None or status == 200 or known[2] != 200:
+                    self._index[url] = (file, offset, status)
+        self.revalidation_only = frozenset(revalidated - set(self._index))
         self.pages = len(self._index)
 
     def get(self, url: str) -> ArchivedPage | None:
@@ -146,10 +162,46 @@ class WarcArchive:
                 for name, value in record.http_headers.headers
                 if name.lower() not in _TRANSFER_HEADERS
             }
-            return ArchivedPage(url, status, headers, record.content_stream().read())
+            truncated = record.rec_headers.get_header("WARC-Truncated") is not None
+            return ArchivedPage(url, status, headers, record.content_stream().read(), truncated)
+
+    def bodies_beside(self) -> dict[str, int]:
+        """For a single replayed file: {name of another WARC file in its folder: how many of
+        the pages this one holds only as revalidations it has a 200 body for}."""
+        wanted = set(self.revalidation_only)
+        if not wanted or self.path.is_dir():
+            return {}
+        found: dict[str, int] = {}
+        for file in _warc_files(self.path.parent):
+            if file in self.files:
+                continue
+            have = {url for url, status, _ in _records(file) if status == 200} & wanted
+            if have:
+                found[file.name] = len(have)
+        return found
 
     def __len__(self) -> int:
         return self.pages
+
+
+def _warc_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.warc.gz")) + sorted(folder.glob("*.warc"))
+
+
+def _records(file: Path) -> list[tuple[str, int, int]]:
+    """(URL, HTTP status, offset) of each response or revisit record of a WARC file."""
+    found = []
+    with file.open("rb") as f:
+        records = ArchiveIterator(f)
+        for record in records:
+            if record.rec_type not in ("response", "revisit") or record.http_headers is None:
+                continue
+            url = record.rec_headers.get_header("WARC-Target-URI")
+            status = int(record.http_headers.get_statuscode() or 0)
+            if record.rec_type == "revisit":
+                status = 304
+            found.append((url, status, records.get_record_offset()))
+    return found
 
 
 def _reason(status: int) -> str:

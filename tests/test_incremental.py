@@ -8,6 +8,7 @@ page is gone in it.
 
 from __future__ import annotations
 
+import gzip
 import json
 import sqlite3
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 
 from crawler.offline import Manifest
 from crawler.state import StateStore
-from tests.conftest import ROOT, CrawlResult, crawl, read_jsonl, run_scrapy
+from tests.conftest import MANIFEST, ROOT, CrawlResult, crawl, read_jsonl, run_scrapy
 from tests.fixture_server import FixtureProxy, Page
 from tests.seeds import SEEDS
 
@@ -189,6 +190,46 @@ def test_a_live_crawl_recorded_to_warc_replays_offline(site: FixtureProxy, tmp_p
     cut = next(u for u in recorded.by_url() if "2024/11/02" in u)
     assert recorded.by_url()[cut]["relation"] == "duplicate"
     assert replayed.by_url()[cut]["relation"] != "duplicate"
+    # a page cut short in transfer replays as cut short
+    assert replayed.stats["news/skipped/truncated"] == recorded.stats["news/skipped/truncated"] == 1
+
+
+def test_a_warc_of_revalidations_replays_from_the_folder_and_says_so_alone(
+    site: FixtureProxy, tmp_path: Path
+) -> None:
+    """A run with state gets 304s for unchanged pages: its WARC holds revisit records, no
+    bodies. Replayed alone from fresh state it says in one line how many pages it holds only as
+    revalidations and which WARC of its folder has their bodies; the folder replays whole."""
+    warc = tmp_path / "warc"
+    first = live(site, tmp_path / "live", f"NEWS_WARC_DIR={warc}")
+    second = live(site, tmp_path / "live", f"NEWS_WARC_DIR={warc}")
+    assert first.returncode == second.returncode == 0, second.log[-2000:]
+    revalidated = second.stats["news/skipped/not_modified"]
+    assert revalidated > 0
+    earlier, later = sorted(warc.glob("*.warc.gz"))
+    alone = crawl("all", tmp_path / "alone", f"NEWS_REPLAY_WARC={later}")
+    assert alone.returncode == 0, alone.log[-2000:]
+    (line,) = [x for x in alone.log.splitlines() if "pages only as revalidations" in x]
+    assert f"{revalidated} pages" in line and earlier.name in line
+    assert alone.stats["news/skipped/revalidation_only"] > 0
+    whole = crawl("all", tmp_path / "whole", f"NEWS_REPLAY_WARC={warc}")
+    assert set(whole.by_url()) == set(first.by_url())
+    assert not [x for x in whole.log.splitlines() if "pages only as revalidations" in x]
+
+
+def test_a_gzipped_response_replays_from_the_warc(site: FixtureProxy, tmp_path: Path) -> None:
+    """Servers send gzip: the WARC keeps the body as it came, with its Content-Encoding, and
+    replay decodes it as the live crawl did."""
+    url = SEEDS["000"]["url"]
+    saved = MANIFEST.get(url)
+    assert saved is not None
+    headers = {**saved.headers, "Content-Encoding": "gzip"}
+    headers.pop("Content-Length", None)
+    site.changes[url] = Page(gzip.compress(saved.path.read_bytes()), 200, headers)
+    recorded = live(site, tmp_path / "live", f"NEWS_WARC_DIR={tmp_path / 'warc'}")
+    assert url in recorded.by_url(), recorded.log[-2000:]
+    replayed = crawl("all", tmp_path / "replay", f"NEWS_REPLAY_WARC={tmp_path / 'warc'}")
+    assert replayed.by_url()[url]["text"] == recorded.by_url()[url]["text"]
 
 
 def test_one_article_extracted_twice_in_a_run_is_stored_once(tmp_path) -> None:
