@@ -6,13 +6,15 @@ import gzip
 import json
 import os
 import shutil
+import signal
+import subprocess
 import time
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from tests.conftest import MANIFEST, ROOT, run_scrapy
+from tests.conftest import MANIFEST, ROOT, SCRAPY, run_scrapy
 from tests.seeds import SEEDS
 
 SCHEMA = json.loads((ROOT / "crawler" / "schemas" / "article.schema.json").read_text("utf-8"))
@@ -185,3 +187,86 @@ def test_file_names_cannot_forge_log_lines(tmp_path: Path) -> None:
         line.startswith("2026-01-01 00:00:00 [forged]") for line in proc.stderr.splitlines()
     )
     assert "page\\n2026-01-01" in proc.stderr and "bytes-\\udcff-page.html: empty" in proc.stderr
+
+
+# -- processes: none outlives the command ---------------------------------------------------------
+
+
+def _session(sid: int) -> list[str]:
+    """The processes of session `sid` (zombies too): "pid state command" each."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # gone meanwhile
+        name_end = text.rindex(")")
+        fields = text[name_end + 2 :].split()
+        if int(fields[3]) == sid:  # state, ppid, pgrp, session
+            found.append(f"{stat.parent.name} {fields[0]} {text[text.index('(') + 1 : name_end]}")
+    return found
+
+
+def _start(*args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCRAPY_")}
+    return subprocess.Popen(
+        [*SCRAPY, *args],
+        cwd=ROOT,
+        env={**env, "PYTHONWARNINGS": "ignore"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own session: every process it starts is counted
+    )
+
+
+def test_no_process_outlives_extract_or_crawl(tmp_path: Path) -> None:
+    """The workers, the forkserver and the resource tracker are ended and reaped before the
+    command exits: nothing of its session is left, not even a zombie."""
+    folder = tmp_path / "in"
+    write_inputs(folder)
+    for args in (
+        ["extract", str(folder), "-o", str(tmp_path / "x.jsonl")],
+        [
+            "crawl",
+            "all",
+            "-s",
+            f"NEWS_OUTPUT_DIR={tmp_path}/out",
+            "-s",
+            f"NEWS_STATE_DIR={tmp_path}/s",
+        ],
+    ):
+        proc = _start(*args)
+        _, err = proc.communicate(timeout=180)
+        left = _session(proc.pid)
+        assert proc.returncode == 0, err[-2000:]
+        assert left == [], f"scrapy {args[0]} left {left}"
+
+
+def test_ctrl_c_stops_extract_at_once_keeping_what_it_wrote(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while the workers
+    extract: the command stops within seconds with exit 130 and a summary that says so; every
+    line written is whole; no process is left. (The workers ignore SIGINT: before, each one
+    turned it into a lost page and the command went on.)"""
+    folder = tmp_path / "in"
+    pages = [p for p in MANIFEST.pages if p.status == 200 and p.path.suffix == ".html"]
+    folder.mkdir()
+    for n in range(300):
+        shutil.copy(pages[n % len(pages)].path, folder / f"{n:03d}.html")
+    out = tmp_path / "x.jsonl"
+    proc = _start("extract", str(folder), "-o", str(out))
+    deadline = time.monotonic() + 60
+    while len(_session(proc.pid)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the command, the resource tracker, the forkserver, two workers
+    assert len(_session(proc.pid)) >= 5
+    os.killpg(proc.pid, signal.SIGINT)
+    stopped = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert time.monotonic() - stopped < 10
+    assert proc.returncode == 130, err[-2000:]
+    assert "INTERRUPTED (Ctrl-C)" in err and "Traceback" not in err
+    lines = out.read_text("utf-8").splitlines()
+    assert len(lines) < 300  # it did stop
+    assert all(json.loads(line)["text"] for line in lines)
+    assert "KeyboardInterrupt" not in err  # no page was lost to it as an "error"
+    assert _session(proc.pid) == []

@@ -105,11 +105,18 @@ class Command(ScrapyCommand):
         counts: Counter[str] = Counter()
         output = Path(opts.output)
         output.parent.mkdir(parents=True, exist_ok=True)
-        with BoundedExtractor(options, limits) as runner, output.open("w", encoding="utf-8") as out:
-            batch = BatchExtraction(runner, max_bytes, out, counts)
-            batch.run(_input_files(args, counts))
-        _print_summary(counts, output, time.monotonic() - started)
-        self.exitcode = 0 if counts["articles"] else 1
+        interrupted = False
+        try:
+            with (
+                BoundedExtractor(options, limits) as runner,
+                output.open("w", encoding="utf-8") as out,
+            ):
+                batch = BatchExtraction(runner, max_bytes, out, counts)
+                batch.run(_input_files(args, counts))
+        except KeyboardInterrupt:  # Ctrl-C: the workers are stopped, the lines written stay
+            interrupted = True
+        _print_summary(counts, output, time.monotonic() - started, interrupted)
+        self.exitcode = 130 if interrupted else 0 if counts["articles"] else 1
 
 
 class BatchExtraction:
@@ -259,10 +266,17 @@ def _input_files(paths: list[str], counts: Counter[str]) -> Iterator[Path]:
             )
 
 
-def _print_summary(counts: Counter[str], output: Path, seconds: float) -> None:
+def _print_summary(
+    counts: Counter[str], output: Path, seconds: float, interrupted: bool = False
+) -> None:
     skipped = {k.split("/", 1)[1]: v for k, v in counts.items() if k.startswith("skipped/")}
     lines = [
-        "Extraction summary",
+        "Extraction summary"
+        + (
+            " - INTERRUPTED (Ctrl-C): pages in extraction and the files after them not written"
+            if interrupted
+            else ""
+        ),
         f"  files read         {counts['files']:>6}",
         f"  articles written   {counts['articles']:>6}  -> {output}",
         f"  files skipped      {sum(skipped.values()):>6}",

@@ -10,8 +10,10 @@ parsing. Each bound that is hit becomes an `Outcome` with a reason, never an exc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import resource
+import signal
 from concurrent.futures import Future, TimeoutError
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,7 +45,7 @@ class BoundedExtractor:
         # and forking a threaded process can deadlock the child.
         self._pool = ProcessPool(
             max_workers=self.limits.workers,
-            initializer=_limit_memory,
+            initializer=_start_worker,
             initargs=(self.limits.memory_mb,),
             context=multiprocessing.get_context("forkserver"),
         )
@@ -71,7 +73,7 @@ class BoundedExtractor:
         """The future's outcome, with bounds that were hit turned into reasons (blocks)."""
         try:
             return future.result()
-        except BaseException as error:  # every failure becomes a reason
+        except Exception as error:  # every failure becomes a reason (Ctrl-C is no failure)
             return self._failure(error)
 
     async def extract(
@@ -104,18 +106,51 @@ class BoundedExtractor:
         return Outcome.skip("error", f"extraction failed: {type(error).__name__}: {error}")
 
     def close(self) -> None:
+        """Finish the pages under way, then end every process extraction started -- the
+        workers, the forkserver and multiprocessing's resource tracker -- and wait for them, so
+        none outlives the command (a scheduler that watches the process group sees none)."""
         self._pool.close()
         try:
             self._pool.join(timeout=self.limits.timeout + 5)
         except TimeoutError:
             self._pool.stop()
             self._pool.join()
+        _stop_helpers()
+
+    def stop(self) -> None:
+        """End at once (Ctrl-C): pages under way are abandoned, every process is ended."""
+        self._pool.stop()
+        self._pool.join()
+        _stop_helpers()
 
     def __enter__(self) -> BoundedExtractor:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if kind is not None and issubclass(kind, KeyboardInterrupt):
+            self.stop()
+        else:
+            self.close()
+
+
+def _stop_helpers() -> None:
+    """Stop the forkserver and the resource tracker and reap them. Left alone they exit only
+    after this process does, when they read end-of-file on their pipes. (`_stop` is private in
+    CPython 3.8 to 3.13 and made for this; without it nothing is stopped early.)"""
+    from multiprocessing import forkserver, resource_tracker
+
+    for helper in (forkserver._forkserver, resource_tracker._resource_tracker):
+        stop = getattr(helper, "_stop", None)
+        if stop is not None:
+            with contextlib.suppress(OSError):  # already gone
+                stop()
+
+
+def _start_worker(memory_mb: int) -> None:
+    """A worker's set-up: Ctrl-C is for the main process to handle (it stops the workers), and
+    the address space is limited."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _limit_memory(memory_mb)
 
 
 def _limit_memory(memory_mb: int) -> None:
