@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -120,3 +122,17 @@ def test_hostile_json_lines_are_named_and_the_rest_is_grouped(tmp_path: Path) ->
     proc = run_scrapy("dedup", str(broken), "-o", str(tmp_path / "o.jsonl"))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "cannot group" in proc.stderr
+
+
+def test_commands_do_not_import_grouping_until_it_runs() -> None:
+    """Scrapy imports every command's module for every command (`scrapy list`, `scrapy
+    extract`...): grouping's imports (datasketch with scipy, wordfreq), a second of start-up,
+    wait until `scrapy dedup` runs."""
+    probe = (
+        "import sys, crawler.commands.dedup, crawler.commands.extract, crawler.commands.crawl;"
+        "print(sorted(m for m in ('datasketch', 'scipy', 'wordfreq') if m in sys.modules))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "[]"

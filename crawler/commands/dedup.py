@@ -18,8 +18,6 @@ from scrapy.exceptions import UsageError
 from scrapy.utils.log import configure_logging
 
 from pipelines.export import UnsafeOutput, check_outputs
-from pipelines.group.feed import FeedGrouping
-from pipelines.grouping import group_options_from_settings
 
 
 class Command(ScrapyCommand):
@@ -59,6 +57,11 @@ class Command(ScrapyCommand):
             return
         configure_logging(self.settings)
         started = time.monotonic()
+        # imported here: Scrapy imports every command module to list them, and grouping's
+        # imports (datasketch, scipy, wordfreq) are a second of every other command's start-up
+        from pipelines.group.feed import FeedGrouping
+        from pipelines.grouping import group_options_from_settings
+
         grouping = FeedGrouping(group_options_from_settings(self.settings), opts.progress)
         try:
             counts = grouping.run(
