@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import resource
 import signal
+import time
 from concurrent.futures import Future, TimeoutError
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 
@@ -43,6 +46,9 @@ class BoundedExtractor:
         self.limits = limits or Limits()
         # forkserver, not fork: the crawl process runs threads (reactor, DNS pool, pebble's own)
         # and forking a threaded process can deadlock the child.
+        global _open_pools
+        _open_pools += 1
+        self._ended = False
         self._pool = ProcessPool(
             max_workers=self.limits.workers,
             initializer=_start_worker,
@@ -109,18 +115,24 @@ class BoundedExtractor:
         """Finish the pages under way, then end every process extraction started -- the
         workers, the forkserver and multiprocessing's resource tracker -- and wait for them, so
         none outlives the command (a scheduler that watches the process group sees none)."""
+        if self._ended:
+            return
         self._pool.close()
         try:
             self._pool.join(timeout=self.limits.timeout + 5)
         except TimeoutError:
             self._pool.stop()
             self._pool.join()
+        self._ended = True
         _stop_helpers()
 
     def stop(self) -> None:
         """End at once (Ctrl-C): pages under way are abandoned, every process is ended."""
+        if self._ended:
+            return
         self._pool.stop()
         self._pool.join()
+        self._ended = True
         _stop_helpers()
 
     def __enter__(self) -> BoundedExtractor:
@@ -133,17 +145,42 @@ class BoundedExtractor:
             self.close()
 
 
+_open_pools = 0  # BoundedExtractors of this process whose pool is running
+
+
 def _stop_helpers() -> None:
-    """Stop the forkserver and the resource tracker and reap them. Left alone they exit only
-    after this process does, when they read end-of-file on their pipes. (`_stop` is private in
-    CPython 3.8 to 3.13 and made for this; without it nothing is stopped early.)"""
+    """When the last pool of this process has ended: stop the forkserver, then the resource
+    tracker, and reap them. Left alone they exit only after this process does, when they read
+    end-of-file on their pipes. While another pool runs they are still needed (its workers also
+    hold the tracker's pipe), so nothing is stopped. The forkserver's `_stop` is private in
+    CPython 3.8 to 3.13 and made for this; the tracker is given two seconds to go."""
+    global _open_pools
+    _open_pools -= 1
+    if _open_pools > 0:
+        return
     from multiprocessing import forkserver, resource_tracker
 
-    for helper in (forkserver._forkserver, resource_tracker._resource_tracker):
-        stop = getattr(helper, "_stop", None)
-        if stop is not None:
-            with contextlib.suppress(OSError):  # already gone
-                stop()
+    stop = getattr(forkserver._forkserver, "_stop", None)
+    if stop is not None:
+        with contextlib.suppress(OSError):  # already gone
+            stop()
+    tracker: Any = resource_tracker._resource_tracker  # private attributes, read with care
+    fd, pid = getattr(tracker, "_fd", None), getattr(tracker, "_pid", None)
+    if fd is None or pid is None:
+        return
+    with tracker._lock:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        tracker._fd = None  # the next pool starts a new one
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    break
+            except ChildProcessError:
+                break
+            time.sleep(0.01)
+        tracker._pid = None
 
 
 def _start_worker(memory_mb: int) -> None:
