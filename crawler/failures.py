@@ -69,8 +69,9 @@ class Drop(DropItem):
         self.reason = reason
 
 
-# Item drops a later run may not repeat: a body cut short in transfer.
-TRANSIENT_DROPS = frozenset({"truncated"})
+# Item drops a later run may not repeat: a body cut short in transfer, an extraction worker that
+# died (killed, or the pool broken by a Ctrl-C as it started).
+TRANSIENT_DROPS = frozenset({"truncated", "worker_died"})
 
 
 class Outcome(NamedTuple):

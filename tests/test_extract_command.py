@@ -270,3 +270,24 @@ def test_ctrl_c_stops_extract_at_once_keeping_what_it_wrote(tmp_path: Path) -> N
     assert all(json.loads(line)["text"] for line in lines)
     assert "KeyboardInterrupt" not in err  # no page was lost to it as an "error"
     assert _session(proc.pid) == []
+
+
+def test_ctrl_c_stops_a_crawl_gracefully_with_130_and_leaves_no_process(tmp_path: Path) -> None:
+    """Ctrl-C to a crawl's process group while its extraction workers run: Scrapy's graceful
+    stop, exit 130 (a scheduler must not read an interrupted run as done), the state left
+    usable (the next run finishes the work) and nothing of its session left behind."""
+    settings = ["-s", f"NEWS_OUTPUT_DIR={tmp_path}/out", "-s", f"NEWS_STATE_DIR={tmp_path}/s"]
+    proc = _start("crawl", "all", *settings)
+    deadline = time.monotonic() + 60
+    while len(_session(proc.pid)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "(shutdown)" in err and "Traceback" not in err
+    assert _session(proc.pid) == []
+    after = _start("crawl", "all", *settings)
+    _, err = after.communicate(timeout=180)
+    assert after.returncode == 0, err[-2000:]
+    snapshot = (tmp_path / "out" / "articles.jsonl").read_text("utf-8").splitlines()
+    assert len(snapshot) == 7, err[-3000:]  # the whole feed, as an uninterrupted run gives

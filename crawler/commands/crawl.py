@@ -5,7 +5,9 @@ state held by another run closes at once (reason `state_locked`); this command t
 75 (EX_TEMPFAIL: try again later), so cron wrappers and scrapyd see that nothing was done. A run
 whose snapshot or delta could not be written (disk full, permission denied) exits with 74
 (EX_IOERR). A damaged state database stops the run before it starts, with one line naming
-the file and what to do, and exit 65 (EX_DATAERR). `-s NEWS_STATE_RESET=1` with a spider that
+the file and what to do, and exit 65 (EX_DATAERR). A run stopped by Ctrl-C or SIGTERM (Scrapy's
+graceful `shutdown`) exits with 130: what it stored is kept, its unreached pages stay on the
+retry list. `-s NEWS_STATE_RESET=1` with a spider that
 crawls only some outlets is refused (exit 2) when the snapshot holds articles of the others:
 the snapshot is written from the state, so they would leave it.
 """
@@ -36,6 +38,7 @@ EXIT_STATE_LOCKED = 75
 EXIT_OUTPUT_FAILED = 74  # EX_IOERR: the snapshot or the delta could not be written
 EXIT_STATE_CORRUPT = 65  # EX_DATAERR: the state database is damaged; nothing was done
 EXIT_REFUSED = 2  # a usage error: the run would have destroyed data; nothing was done
+EXIT_INTERRUPTED = 130  # stopped by a signal (Ctrl-C): what it did is kept, the rest is not done
 
 
 class Command(ScrapyCrawlCommand):
@@ -113,6 +116,8 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = EXIT_STATE_LOCKED
         elif stats.get_value(OUTPUT_FAILED):
             self.exitcode = EXIT_OUTPUT_FAILED
+        elif stats.get_value("finish_reason") == "shutdown":
+            self.exitcode = EXIT_INTERRUPTED  # Ctrl-C or SIGTERM: the run did not finish
 
 
 def _outlets_in(snapshot: Path) -> list[str]:

@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import resource
 import signal
+import threading
 import time
 from concurrent.futures import Future, TimeoutError
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ class BoundedExtractor:
         self.limits = limits or Limits()
         # forkserver, not fork: the crawl process runs threads (reactor, DNS pool, pebble's own)
         # and forking a threaded process can deadlock the child.
+        _start_forkserver_deaf_to_ctrl_c()
         global _open_pools
         _open_pools += 1
         self._ended = False
@@ -69,11 +71,18 @@ class BoundedExtractor:
                 )
             )
             return done
-        return self._pool.schedule(
-            _extract,
-            args=(self.options, html, url, outlet, fetched_at),
-            timeout=self.limits.timeout,
-        )
+        try:
+            return self._pool.schedule(
+                _extract,
+                args=(self.options, html, url, outlet, fetched_at),
+                timeout=self.limits.timeout,
+            )
+        except RuntimeError as error:  # the pool is broken or closed (a stop under way)
+            failed: Future[Outcome] = Future()
+            failed.set_result(
+                Outcome.skip("worker_died", f"the extraction pool is not running ({error})")
+            )
+            return failed
 
     def outcome(self, future: Future[Outcome]) -> Outcome:
         """The future's outcome, with bounds that were hit turned into reasons (blocks)."""
@@ -146,6 +155,23 @@ class BoundedExtractor:
 
 
 _open_pools = 0  # BoundedExtractors of this process whose pool is running
+
+
+def _start_forkserver_deaf_to_ctrl_c() -> None:
+    """Start the forkserver with SIGINT ignored. Ignored signals stay ignored across exec, and
+    Python then installs no KeyboardInterrupt handler, so the forkserver and every worker it
+    forks ignore Ctrl-C from birth. Otherwise a Ctrl-C in the second a worker starts (before
+    pebble makes it ignore SIGINT) kills it, breaks the pool and hangs the crawl that waits
+    for it. The main process handles Ctrl-C: it stops the workers."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be changed in the main thread
+    from multiprocessing import forkserver
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _stop_helpers() -> None:
