@@ -128,7 +128,10 @@ def test_a_second_dns_answer_cannot_lead_to_a_private_address(tmp_path: Path) ->
         result = _direct(tmp_path, dns)
         asked = dns.queries["kyivindependent.com"]
     assert result.returncode == 0, result.log[-3000:]
-    assert asked > 3  # more lookups than requests: the connections resolved again
+    # the first answer (public) let one request through the request-time check; it was still
+    # refused, so its connection asked again (concurrent identical questions are coalesced by
+    # the resolver, so the count of questions varies from run to run)
+    assert asked >= 2
     assert result.stats["news/skipped/private_address"] == 3
     assert "news/errors/connection_refused" not in result.stats
     assert "connection_failed" not in str(result.stats)
