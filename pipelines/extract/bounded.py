@@ -53,7 +53,7 @@ class BoundedExtractor:
         self._ended = False
         self._pool = ProcessPool(
             max_workers=self.limits.workers,
-            initializer=_start_worker,
+            initializer=_limit_memory,
             initargs=(self.limits.memory_mb,),
             context=multiprocessing.get_context("forkserver"),
         )
@@ -124,25 +124,29 @@ class BoundedExtractor:
         """Finish the pages under way, then end every process extraction started -- the
         workers, the forkserver and multiprocessing's resource tracker -- and wait for them, so
         none outlives the command (a scheduler that watches the process group sees none)."""
-        if self._ended:
-            return
-        self._pool.close()
-        try:
-            self._pool.join(timeout=self.limits.timeout + 5)
-        except TimeoutError:
-            self._pool.stop()
-            self._pool.join()
-        self._ended = True
-        _stop_helpers()
+        self._end(at_once=False)
 
     def stop(self) -> None:
         """End at once (Ctrl-C): pages under way are abandoned, every process is ended."""
+        self._end(at_once=True)
+
+    def _end(self, at_once: bool) -> None:
+        global _open_pools
         if self._ended:
             return
-        self._pool.stop()
-        self._pool.join()
+        if not at_once:
+            self._pool.close()
+            try:
+                self._pool.join(timeout=self.limits.timeout + 5)
+            except TimeoutError:
+                at_once = True
+        if at_once:
+            self._pool.stop()
+            self._pool.join()
         self._ended = True
-        _stop_helpers()
+        _open_pools -= 1
+        if _open_pools == 0:  # the helpers serve every pool of the process
+            _stop_helpers()
 
     def __enter__(self) -> BoundedExtractor:
         return self
@@ -175,15 +179,11 @@ def _start_forkserver_deaf_to_ctrl_c() -> None:
 
 
 def _stop_helpers() -> None:
-    """When the last pool of this process has ended: stop the forkserver, then the resource
-    tracker, and reap them. Left alone they exit only after this process does, when they read
-    end-of-file on their pipes. While another pool runs they are still needed (its workers also
-    hold the tracker's pipe), so nothing is stopped. The forkserver's `_stop` is private in
-    CPython 3.8 to 3.13 and made for this; the tracker is given two seconds to go."""
-    global _open_pools
-    _open_pools -= 1
-    if _open_pools > 0:
-        return
+    """Stop the forkserver, then the resource tracker, and reap them; called when the last
+    pool of this process has ended. Left alone they exit only after this process does, when
+    they read end-of-file on their pipes. While another pool runs they are still needed (its
+    workers also hold the tracker's pipe). The forkserver's `_stop` is private in CPython 3.8
+    to 3.13 and made for this; the tracker is given two seconds to go."""
     from multiprocessing import forkserver, resource_tracker
 
     stop = getattr(forkserver._forkserver, "_stop", None)
@@ -207,13 +207,6 @@ def _stop_helpers() -> None:
                 break
             time.sleep(0.01)
         tracker._pid = None
-
-
-def _start_worker(memory_mb: int) -> None:
-    """A worker's set-up: Ctrl-C is for the main process to handle (it stops the workers), and
-    the address space is limited."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _limit_memory(memory_mb)
 
 
 def _limit_memory(memory_mb: int) -> None:
