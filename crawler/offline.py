@@ -49,6 +49,8 @@ class SavedPage:
     headers: dict[str, str] = field(default_factory=dict)
     origin: str = "synthetic"
     note: str = ""
+    # a saved page's truncation shows in its Content-Length header (WARC pages carry a flag)
+    truncated: bool = False
 
     def read(self) -> bytes:
         return self.path.read_bytes()
@@ -56,6 +58,8 @@ class SavedPage:
 
 class Manifest:
     """URL -> saved page, read from a manifest JSON file whose `file` paths are relative to it."""
+
+    revalidation_only: frozenset[str] = frozenset()  # as WarcArchive's: a manifest has none
 
     def __init__(self, pages: list[SavedPage]):
         self.pages = pages
@@ -111,8 +115,7 @@ class FixtureDownloadHandler(BaseDownloadHandler):
 
     async def download_request(self, request: Request) -> Response:
         saved = self.source.get(request.url)
-        revalidated: frozenset[str] = getattr(self.source, "revalidation_only", frozenset())
-        if saved is None and request.url in revalidated:
+        if saved is None and request.url in self.source.revalidation_only:
             raise Skip(
                 "revalidation_only",
                 "the WARC holds only a revalidation of it (HTTP 304), not its body",
@@ -134,9 +137,7 @@ class FixtureDownloadHandler(BaseDownloadHandler):
         body = await run_in_thread(saved.read)
         flags = []
         declared = saved.headers.get("Content-Length")
-        if getattr(saved, "truncated", False) or (
-            declared is not None and int(declared) > len(body)
-        ):
+        if saved.truncated or (declared is not None and int(declared) > len(body)):
             # What Scrapy's HTTP handler does with DOWNLOAD_FAIL_ON_DATALOSS off: keep the partial
             # body and flag it, so the same code path handles live and offline truncation.
             flags.append("dataloss")
