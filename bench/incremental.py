@@ -23,8 +23,8 @@ import tempfile
 from pathlib import Path
 
 from tests.conftest import MANIFEST, crawl
-from tests.fixture_server import FixtureProxy
-from tests.test_incremental import LIVE_SETTINGS, change
+from tests.fixture_server import LIVE_SETTINGS, FixtureProxy
+from tests.test_incremental import change
 
 
 def run(server: FixtureProxy, out: Path) -> dict[str, float]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from crawler.offline import Manifest
 from tests.conftest import MANIFEST, CrawlResult, crawl
-from tests.fixture_server import Fault, FixtureProxy, Page
+from tests.fixture_server import LIVE_SETTINGS, Fault, FixtureProxy, Page
 from tests.seeds import SEEDS
 
 KI = "https://kyivindependent.com"
@@ -27,14 +27,12 @@ BOMBED_FEED = f"{KI}/rss/"
 BOMBED_SITEMAP = f"{AGGREGATOR}/sitemap-news.xml"
 # the crawl's settings: short timeouts and waits so the faults play out in seconds
 SETTINGS = (
+    *LIVE_SETTINGS,
     "DOWNLOAD_TIMEOUT=2",
-    "DOWNLOAD_DELAY=0",
-    "AUTOTHROTTLE_ENABLED=0",
     "CONCURRENT_REQUESTS_PER_DOMAIN=16",
     "RETRY_TIMES=2",
     "NEWS_RETRY_BACKOFF=0.05",
     "NEWS_RETRY_AFTER_MAX=5",
-    "NEWS_PROXY_RESOLVES=True",  # the outlets' names do not resolve here: the proxy answers
 )
 
 

@@ -88,6 +88,11 @@ def gzip_bomb() -> bytes:
     return _bomb
 
 
+# The settings of a live crawl through the server, beside its environment (`env()`): no waits,
+# and the outlets' names resolved by the proxy (they do not resolve on a test machine).
+LIVE_SETTINGS = ("DOWNLOAD_DELAY=0", "AUTOTHROTTLE_ENABLED=0", "NEWS_PROXY_RESOLVES=True")
+
+
 class FixtureProxy(socketserver.ThreadingMixIn, socketserver.TCPServer):
     """certificate: "trusted" (signed by the test CA in `ca_file`), "self_signed" or
     "other_host" (see the module's docstring)."""

@@ -19,7 +19,7 @@ import pytest
 from crawler.offline import Manifest
 from crawler.state import StateStore
 from tests.conftest import MANIFEST, ROOT, CrawlResult, crawl, read_jsonl, run_scrapy
-from tests.fixture_server import FixtureProxy, Page
+from tests.fixture_server import LIVE_SETTINGS, FixtureProxy, Page
 from tests.seeds import SEEDS
 
 CHANGES = Manifest.load(ROOT / "fixtures" / "changes" / "changes.json")
@@ -32,10 +32,6 @@ def change(site: FixtureProxy) -> None:
     for page in CHANGES.pages:
         site.changes[page.url] = Page(page.path.read_bytes(), page.status, page.headers)
     site.changes[SEEDS["003"]["url"]] = None
-
-
-# the outlets' names do not resolve on a test machine: the proxy resolves them
-LIVE_SETTINGS = ("DOWNLOAD_DELAY=0", "AUTOTHROTTLE_ENABLED=0", "NEWS_PROXY_RESOLVES=True")
 
 
 def live(site: FixtureProxy, out: Path, *settings: str) -> CrawlResult:

@@ -13,16 +13,13 @@ import pytest
 
 from tests.conftest import MANIFEST, CrawlResult, crawl
 from tests.dns_server import DnsServer
-from tests.fixture_server import FixtureProxy
-
-# no waits; the outlets' names do not resolve on a test machine: the proxy resolves them
-NO_DELAYS = ("DOWNLOAD_DELAY=0", "AUTOTHROTTLE_ENABLED=0", "NEWS_PROXY_RESOLVES=True")
+from tests.fixture_server import LIVE_SETTINGS, FixtureProxy
 
 
 def test_live_crawl_matches_the_offline_crawl(tmp_path: Path, offline_crawl: CrawlResult) -> None:
     with FixtureProxy(MANIFEST) as server:
         env = server.env()
-        live = crawl("all", tmp_path, *NO_DELAYS, env=env)
+        live = crawl("all", tmp_path, *LIVE_SETTINGS, env=env)
         asked = list(server.requests)
     assert live.returncode == 0, live.log[-3000:]
     assert "Offline mode" not in live.log, live.log[:3000]
@@ -57,7 +54,7 @@ def test_a_certificate_that_does_not_verify_is_refused(tmp_path: Path, certifica
     CA's certificate for another host, nothing is exported: each page is `tls_invalid`, one line
     each, not retried."""
     with FixtureProxy(MANIFEST, certificate=certificate) as server:
-        result = crawl("kyiv_independent", tmp_path, *NO_DELAYS, env=server.env())
+        result = crawl("kyiv_independent", tmp_path, *LIVE_SETTINGS, env=server.env())
     assert result.returncode == 0, result.log[-3000:]
     assert result.articles == []
     failed = [line for line in result.log.splitlines() if ": tls_invalid: " in line]
@@ -77,7 +74,7 @@ def test_verification_can_be_turned_off_and_the_summary_says_so(tmp_path: Path) 
         off = crawl(
             "kyiv_independent",
             tmp_path,
-            *NO_DELAYS,
+            *LIVE_SETTINGS,
             "DOWNLOAD_VERIFY_CERTIFICATES=False",
             env=server.env(),
         )
@@ -95,7 +92,7 @@ def _direct(tmp_path: Path, dns: DnsServer, *settings: str) -> CrawlResult:
     return crawl(
         "kyiv_independent",
         tmp_path,
-        *NO_DELAYS,
+        *LIVE_SETTINGS,
         "RETRY_ENABLED=False",
         f"NEWS_DNS_SERVERS={dns.address}",
         *settings,
