@@ -16,8 +16,8 @@ methods taking turns:
 - bounded:   BoundedExtractor, as the crawl and `scrapy extract` run it, with 1, 2, 4 worker
              processes: pages per second against the bare loop
 - command:   (with --command) the whole `scrapy extract FOLDER --workers N` process, start-up
-             included: pages per second and CPU per page (its own and its workers') against
-             the bare loop
+             included, on `--rounds` copies of the folder: pages per second and CPU per page
+             (its own and its workers') against the bare loop
 
 Quality, when FOLDER has a `gold.jsonl` (fundus-pages' layout: `file`, `url`, `body`): the text
 each method extracts against the gold body, as precision, recall and F1 of word 4-shingles per
@@ -32,6 +32,7 @@ import gzip
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -96,7 +97,7 @@ def folder_pages(folder: Path) -> tuple[list[Page], list[str | None]]:
 
 
 def shingles(text: str, k: int = 4) -> set[tuple[str, ...]]:
-    words = [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split()]
+    words = "".join(c if c.isalnum() else " " for c in text.lower()).split()
     return {tuple(words[i : i + k]) for i in range(max(len(words) - k + 1, 1))} if words else set()
 
 
@@ -140,20 +141,26 @@ def bounded_run(corpus: list[Page], rounds: int, workers: int) -> float:
         return timed(run)[0]
 
 
-def command_run(folder: Path, workers: int) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of it and its children) of `scrapy extract FOLDER`."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+def command_run(folder: Path, workers: int, rounds: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of it and its children) of `scrapy extract` on FOLDER, or on
+    `rounds` copies of it (copied before the timing)."""
     with tempfile.TemporaryDirectory() as tmp:
+        pages = folder
+        if rounds > 1:
+            pages = Path(tmp, "pages")
+            for i in range(rounds):
+                shutil.copytree(folder, pages / f"copy{i}")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run(
-            [*SCRAPY, "extract", str(folder), "-o", f"{tmp}/out.jsonl", "--workers", str(workers)],
+            [*SCRAPY, "extract", str(pages), "-o", f"{tmp}/out.jsonl", "--workers", str(workers)],
             cwd=ROOT,
             env={**os.environ, "PYTHONWARNINGS": "ignore"},
             capture_output=True,
             check=False,
         )
         wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu
 
@@ -204,7 +211,9 @@ def main() -> None:
             )
         if args.command and args.pages:
             for workers in args.workers:
-                runs.setdefault(f"command{workers}", []).append(command_run(args.pages, workers))
+                runs.setdefault(f"command{workers}", []).append(
+                    command_run(args.pages, workers, rounds)
+                )
 
     def median(key: str) -> tuple[float, float]:
         return (
@@ -232,16 +241,8 @@ def main() -> None:
     if args.command and args.pages:
         for workers in args.workers:
             wall, cpu = median(f"command{workers}")
-            pages_n = len(corpus)
-            rows.append(
-                (
-                    f"`scrapy extract`, {workers} worker(s)",
-                    pages_n / wall,
-                    (pages_n / wall) / (n / bare_wall),
-                    cpu / pages_n,
-                    (cpu / pages_n) / (bare_cpu / n),
-                )
-            )
+            label = f"`scrapy extract`, {workers} worker(s)"
+            rows.append((label, n / wall, bare_wall / wall, cpu / n, cpu / bare_cpu))
     print("| what | pages/s | x bare | CPU ms/page | CPU x bare |")
     print("|---|---:|---:|---:|---:|")
     for label, rate, speed, cpu_page, cpu_ratio in rows:
