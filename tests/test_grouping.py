@@ -9,13 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from datasketch import MinHashLSH
 
 from eval.datasets import EVAL_SET, load_set
 from eval.evaluate import shingle_baseline
 from eval.metrics import pair_counts, pairs
-from pipelines.group.describe import PublishedAt
-from pipelines.group.grouper import Grouper, GroupOptions, group_batch
+from pipelines.group import sources
+from pipelines.group.describe import PublishedAt, Weights
+from pipelines.group.grouper import CandidateIndex, Grouper, GroupOptions, group_batch
 from pipelines.group.sources import cited_source, mentioned_sources
+from pipelines.group.text import _TOKEN, Tokenized
 from pipelines.group.verify import COEFFICIENTS as VERIFIER
 from pipelines.group.verify import Verifier
 from tests.expected_pages import EXPECTED_DIR
@@ -268,3 +271,71 @@ def test_a_menu_left_in_the_text_is_not_the_lead() -> None:
     with_menu = describe({"text": f"Home\nNews\nTech\nMarkets\n{lead}\nMore text here."})
     clean = describe({"text": f"{lead}\nMore text here."})
     assert with_menu.lead_terms.items == clean.lead_terms.items
+
+
+# -- fast paths that must give what the straightforward code gives ------------------------------
+
+
+def test_ascii_fast_tokenizer_splits_as_the_unicode_pattern() -> None:
+    """Tokens, where they start and whether they begin a sentence: the ASCII pattern and the
+    Unicode one agree on ASCII text, and gaps-based answers agree with reading the text."""
+    rng = random.Random(7)
+    alphabet = [*"aZq09'., \t\n-_.!?:\"()", "é", "ж", "Σ", "漢", "\u0301", "\u00a0", "’", "ß"]
+    ends = '.!?:"«“”»—–-'
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+        piece = Tokenized(text)
+        found = [(m.group(0), m.start()) for m in _TOKEN.finditer(piece.text)]
+        assert piece.tokens == [token for token, _ in found], text
+        for i, (_, start) in enumerate(found):
+            assert piece.offset(i) == start, (text, i)
+            before = piece.text[:start].rstrip()
+            for at_start in (True, False):
+                expected = before[-1] in ends if before else at_start
+                assert piece.starts_sentence(i, at_start) == expected, (text, i)
+
+
+def test_the_candidate_index_finds_what_datasketch_minhashlsh_finds() -> None:
+    """Same bands, same candidates as the library's MinHashLSH, through inserts and removals."""
+    options = GroupOptions()
+    ours = CandidateIndex(options)
+    theirs = MinHashLSH(num_perm=options.num_perm, params=(options.lsh_bands, options.lsh_rows))
+    rng = random.Random(3)
+    vocabulary = [rng.getrandbits(32) for _ in range(300)]
+    signatures = {}
+    for n in range(400):
+        weights = Weights({k: rng.choice([2.0, 3.5, 6.0]) for k in rng.sample(vocabulary, 12)})
+        signature = ours.signature(weights)
+        assert signature is not None
+        signatures[f"a{n}"] = signature
+        assert ours.query(signature) == set(theirs.query(signature))
+        ours.insert(f"a{n}", signature)
+        theirs.insert(f"a{n}", signature)
+        if n % 3 == 0 and n >= 30:  # evict an old one
+            ours.remove(f"a{n - 30}")
+            theirs.remove(f"a{n - 30}")
+    found = [len(ours.query(s)) for s in signatures.values()]
+    assert max(found) > 1  # the vocabulary is small: sets collide, the check is not vacuous
+    for signature in signatures.values():
+        assert ours.query(signature) == set(theirs.query(signature))
+    assert ours.signature(Weights({1: 1.0})) is None  # too light to index
+
+
+def test_sources_found_in_one_pass_are_those_a_substring_test_finds() -> None:
+    rng = random.Random(5)
+    aliases = [alias for alias, _, _ in sources._PATTERNS]
+    for _ in range(3000):
+        parts = [
+            rng.choice(aliases)[rng.randint(0, 2) :]
+            if rng.random() < 0.5
+            else rng.choice([" ", "x", "the ", "-", "."])
+            for _ in range(rng.randint(0, 8))
+        ]
+        text = "".join(parts)
+        naive = []
+        for alias, name, pattern in sources._PATTERNS:  # a substring test per alias
+            match = pattern.search(text) if alias in text.lower() else None
+            if match:
+                naive.append((match.start(), name))
+        naive.sort()
+        assert mentioned_sources(text) == list(dict.fromkeys(name for _, name in naive)), text

@@ -185,9 +185,9 @@ def describe(record: Any, skip: set[str] | frozenset[str] = frozenset()) -> Desc
     words = 0
     for n, piece in enumerate(pieces):
         starts = n == 0 or pieces[n - 1].text.rstrip()[-1:] in _SENTENCE_END
-        in_lead = n == 0 or (words < LEAD_WORDS and len(piece.found) >= _SENTENCE_WORDS)
-        if in_lead and n and words + len(piece.found) > LEAD_WORDS:  # the lead ends here
-            cut = piece.found[LEAD_WORDS - words][1]
+        in_lead = n == 0 or (words < LEAD_WORDS and len(piece.tokens) >= _SENTENCE_WORDS)
+        if in_lead and n and words + len(piece.tokens) > LEAD_WORDS:  # the lead ends here
+            cut = piece.offset(LEAD_WORDS - words)
             head_piece, rest = Tokenized(piece.text[:cut]), Tokenized(piece.text[cut:])
             for part, part_starts in ((head_piece, starts), (rest, False)):
                 add_terms(terms, part, vocab)
@@ -197,18 +197,21 @@ def describe(record: Any, skip: set[str] | frozenset[str] = frozenset()) -> Desc
             words = LEAD_WORDS
             lead_lines.append(head_piece.text)
             continue
+        if not in_lead:  # most lines: straight into the text's sets
+            add_terms(terms, piece, vocab)
+            add_anchors(found, piece, vocab, starts)
+            continue
         piece_terms: dict[int, float] = {}
         piece_anchors: dict[int, float] = {}
         add_terms(piece_terms, piece, vocab)
         add_anchors(piece_anchors, piece, vocab, starts)
         _merge(terms, piece_terms)
         _merge(found, piece_anchors)
-        if in_lead:
-            _merge(lead_terms, piece_terms)
-            _merge(lead_found, piece_anchors)
-            if n:
-                words += len(piece.found)
-                lead_lines.append(piece.text)
+        _merge(lead_terms, piece_terms)
+        _merge(lead_found, piece_anchors)
+        if n:
+            words += len(piece.tokens)
+            lead_lines.append(piece.text)
     body = "\n".join(lines)
     head = "\n".join([title, *lead_lines])
     return Description(

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+import ahocorasick
 import regex
 
 # canonical name -> aliases (lowercase, matched as whole words, in any language's text). A
@@ -158,13 +159,23 @@ _CASED_PATTERNS = [
 ]
 
 
+# Every (lowercase) alias, for one pass that finds which of them occur anywhere in a text
+_AUTOMATON = ahocorasick.Automaton()
+for _alias, _, _ in _PATTERNS:
+    _AUTOMATON.add_word(_alias, _alias)
+_AUTOMATON.make_automaton()
+
+
 def mentioned_sources(text: str) -> list[str]:
-    """The known sources `text` names, in the order of their first mention. (A substring test
-    first: one regular expression of all the aliases with script-aware boundaries is slow.)"""
+    """The known sources `text` names, in the order of their first mention. (The aliases
+    that occur as substrings are found first, in one Aho-Corasick pass: one regular
+    expression of all the aliases with script-aware boundaries is slow, and a substring test
+    per alias was a tenth of the grouping time.)"""
     lowered = text.lower()
+    present = {alias for _, alias in _AUTOMATON.iter(lowered)}
     found: list[tuple[int, str]] = []
     for alias, name, pattern in _PATTERNS:
-        if alias in lowered:
+        if alias in present:
             match = pattern.search(text)
             if match:
                 found.append((match.start(), name))

@@ -14,14 +14,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pipelines.group.describe import Description, PublishedAt
+from pipelines.group.describe import Description, PublishedAt, Weights
 from pipelines.group.text import HASH_SCHEME
 
 COEFFICIENTS = Path(__file__).with_name("verifier.json")
@@ -58,8 +58,11 @@ def conflict(a: Description, b: Description) -> bool:
 def pair_features(
     a: Description, b: Description, when_a: PublishedAt, when_b: PublishedAt
 ) -> np.ndarray:
-    same = float(a.language == b.language)
-    terms = a.terms.jaccard(b.terms)
+    # Each shared weight is summed once (the costly part); a term feature of two languages is
+    # 0 without being computed.
+    same = a.language == b.language
+    terms_common = a.terms.common(b.terms)
+    terms = _jaccard(terms_common, a.terms, b.terms)
     hours = when_a.hours_apart(when_b)
     dated = float(hours is not None)
     days = min((hours or 0.0) / 24.0, MAX_DAYS) / MAX_DAYS
@@ -69,25 +72,37 @@ def pair_features(
     union = a.mentions | b.mentions
     shared = len(a.mentions & b.mentions) / len(union) if union else 0.0
     lead_anchors = min(a.lead_anchors.within(b.anchors), b.lead_anchors.within(a.anchors))
-    lead_terms = min(a.lead_terms.within(b.terms), b.lead_terms.within(a.terms))
+    anchors_common = a.anchors.common(b.anchors)
+    smaller = min(a.anchors.total, b.anchors.total)
+    if same:
+        lead_terms = a.lead_terms.jaccard(b.lead_terms)
+        lead_terms_in = min(a.lead_terms.within(b.terms), b.lead_terms.within(a.terms))
+    else:
+        lead_terms = lead_terms_in = 0.0
     return np.array(
         [
-            terms * same,
-            a.lead_terms.jaccard(b.lead_terms) * same,
-            terms * (1.0 - same),
-            a.anchors.jaccard(b.anchors),
-            a.anchors.overlap(b.anchors),
+            terms if same else 0.0,
+            lead_terms,
+            0.0 if same else terms,
+            _jaccard(anchors_common, a.anchors, b.anchors),
+            anchors_common / smaller if smaller > 0 else 0.0,  # Weights.overlap
             a.lead_anchors.jaccard(b.lead_anchors),
-            same,
+            float(same),
             days,
             dated,
             same_source,
             other_source,
             shared,
             lead_anchors,
-            lead_terms * same,
+            lead_terms_in,
         ]
     )
+
+
+def _jaccard(common: float, a: Weights, b: Weights) -> float:
+    """`Weights.jaccard` from the shared weight already summed."""
+    union = a.total + b.total - common
+    return common / union if union > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -104,8 +119,11 @@ class Verifier:
     founder_threshold: float = 0.25
     window_days: float = 7.0
     about: Mapping[str, Any] | None = None
+    _weights: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # the coefficients as the array np.dot would make of them on every call
+        object.__setattr__(self, "_weights", np.asarray(self.coefficients, dtype=np.float64))
         if len(self.coefficients) != len(FEATURES):
             raise ValueError(
                 f"the verifier has {len(self.coefficients)} coefficients for"
@@ -159,7 +177,7 @@ class Verifier:
         return not conflict(a, b)
 
     def probability(self, features: np.ndarray) -> float:
-        z = self.intercept + float(np.dot(self.coefficients, features))
+        z = self.intercept + float(np.dot(self._weights, features))
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
     def parameters(self) -> dict[str, Any]:
