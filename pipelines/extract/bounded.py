@@ -10,20 +10,15 @@ parsing. Each bound that is hit becomes an `Outcome` with a reason, never an exc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import multiprocessing
-import os
 import resource
-import signal
-import threading
-import time
 from concurrent.futures import Future, TimeoutError
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 
+from pipelines import processes
 from pipelines.extract.core import ExtractOptions, Extractor, Outcome
 
 
@@ -47,9 +42,7 @@ class BoundedExtractor:
         self.limits = limits or Limits()
         # forkserver, not fork: the crawl process runs threads (reactor, DNS pool, pebble's own)
         # and forking a threaded process can deadlock the child.
-        _start_forkserver_deaf_to_ctrl_c()
-        global _open_pools
-        _open_pools += 1
+        processes.pool_started()
         self._ended = False
         self._pool = ProcessPool(
             max_workers=self.limits.workers,
@@ -131,7 +124,6 @@ class BoundedExtractor:
         self._end(at_once=True)
 
     def _end(self, at_once: bool) -> None:
-        global _open_pools
         if self._ended:
             return
         if not at_once:
@@ -144,9 +136,7 @@ class BoundedExtractor:
             self._pool.stop()
             self._pool.join()
         self._ended = True
-        _open_pools -= 1
-        if _open_pools == 0:  # the helpers serve every pool of the process
-            _stop_helpers()
+        processes.pool_ended()
 
     def __enter__(self) -> BoundedExtractor:
         return self
@@ -156,57 +146,6 @@ class BoundedExtractor:
             self.stop()
         else:
             self.close()
-
-
-_open_pools = 0  # BoundedExtractors of this process whose pool is running
-
-
-def _start_forkserver_deaf_to_ctrl_c() -> None:
-    """Start the forkserver with SIGINT ignored. Ignored signals stay ignored across exec, and
-    Python then installs no KeyboardInterrupt handler, so the forkserver and every worker it
-    forks ignore Ctrl-C from birth. Otherwise a Ctrl-C in the second a worker starts (before
-    pebble makes it ignore SIGINT) kills it, breaks the pool and hangs the crawl that waits
-    for it. The main process handles Ctrl-C: it stops the workers."""
-    if threading.current_thread() is not threading.main_thread():
-        return  # signal handlers can only be changed in the main thread
-    from multiprocessing import forkserver
-
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        forkserver.ensure_running()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _stop_helpers() -> None:
-    """Stop the forkserver, then the resource tracker, and reap them; called when the last
-    pool of this process has ended. Left alone they exit only after this process does, when
-    they read end-of-file on their pipes. While another pool runs they are still needed (its
-    workers also hold the tracker's pipe). The forkserver's `_stop` is private in CPython 3.8
-    to 3.13 and made for this; the tracker is given two seconds to go."""
-    from multiprocessing import forkserver, resource_tracker
-
-    stop = getattr(forkserver._forkserver, "_stop", None)
-    if stop is not None:
-        with contextlib.suppress(OSError):  # already gone
-            stop()
-    tracker: Any = resource_tracker._resource_tracker  # private attributes, read with care
-    fd, pid = getattr(tracker, "_fd", None), getattr(tracker, "_pid", None)
-    if fd is None or pid is None:
-        return
-    with tracker._lock:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-        tracker._fd = None  # the next pool starts a new one
-        deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline:
-            try:
-                if os.waitpid(pid, os.WNOHANG)[0]:
-                    break
-            except ChildProcessError:
-                break
-            time.sleep(0.01)
-        tracker._pid = None
 
 
 def _limit_memory(memory_mb: int) -> None:
