@@ -1,6 +1,6 @@
 """Grouping speed and memory.
 
-    .venv/bin/python -m bench.grouping [--sizes 10000 100000]
+    .venv/bin/python -m bench.grouping [--sizes 10000 100000] [--workers 1 2]
 
 1. Grouping against extraction, on the same pages: the seed article pages (and the copies) in
    fixtures/ are extracted (Extractor, in this process) and grouped as the crawl does (one batch
@@ -8,8 +8,9 @@
 2. Throughput and memory at each size: a synthetic corpus (generated, not committed; see
    `corpus`) is grouped as the crawl and `scrapy dedup` do: added oldest first. Memory per
    indexed article is the growth of the process's resident memory divided by the number of
-   articles. The time per article is shown for each tenth of the
-   corpus: it must not grow as the index fills.
+   articles. With workers, articles are described in that many processes ahead of the one
+   that indexes them (`pipelines.group.parallel`, as `scrapy dedup` does). The time per
+   article is shown for each tenth of the corpus: it must not grow as the index fills.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from bench.extraction import pages
 from eval.datasets import EVAL_SET, load_set
 from pipelines.extract.core import Extractor
 from pipelines.group.grouper import Grouper, group_batch
+from pipelines.group.parallel import add_all
 from pipelines.group.text import words
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,26 +116,31 @@ def _rss_kib() -> int:
     return 0
 
 
-def scale(n: int) -> None:
+def scale(n: int, workers: int) -> None:
     records = list(corpus(n))
     group_batch([])  # imports and first allocations outside the measurement
     gc.collect()
     rss_before = _rss_kib()
     started = time.perf_counter()
     grouper = Grouper()
-    tenths = []
-    for part in range(10):
-        chunk = records[part * n // 10 : (part + 1) * n // 10]
-        t0 = time.perf_counter()
-        for key, record in chunk:
-            grouper.add(key, record)
-        tenths.append((time.perf_counter() - t0) / len(chunk))
+    marks = [started]
+
+    def timed() -> Iterator[tuple[str, dict[str, Any]]]:
+        for i, item in enumerate(records):
+            if i and i % (n // 10) == 0:
+                marks.append(time.perf_counter())
+            yield item
+
+    add_all(grouper, timed(), workers)
+    marks.append(time.perf_counter())
+    tenths = [(b - a) / (n // 10) for a, b in itertools.pairwise(marks)]
     clusters = len({a.cluster_id for a in grouper.assignments().values()})
     seconds = time.perf_counter() - started
     gc.collect()
     held = _rss_kib() - rss_before
     print(
-        f"\n{n:,} articles: {n / seconds:,.0f} articles/s ({seconds:.1f} s); {clusters:,} clusters"
+        f"\n{n:,} articles, {workers} worker(s): {n / seconds:,.0f} articles/s"
+        f" ({seconds:.1f} s); {clusters:,} clusters"
     )
     print(f"  memory: {held / n:.1f} KiB per indexed article (growth of resident memory)")
     print("  ms per article by tenth of the corpus: " + " ".join(f"{t * 1000:.2f}" for t in tenths))
@@ -143,10 +150,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument(
+        "--workers", type=int, nargs="*", default=[1, 2], help="processes describing ahead"
+    )
     args = parser.parse_args()
     against_extraction(args.rounds)
     for n in args.sizes:
-        scale(n)
+        for workers in args.workers:
+            scale(n, workers)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from crawler.extensions import StateExtension
 from crawler.state import GROUPING_FIELDS, StateStore, kill_if, publication_order
 from pipelines.export import SnapshotWriter
 from pipelines.group.grouper import Grouper, GroupOptions, PublishedAt, cluster_summaries
+from pipelines.group.parallel import MIN_ARTICLES, add_all
 from pipelines.group.verify import Verifier
 
 if TYPE_CHECKING:
@@ -58,8 +59,10 @@ class GroupingPipeline:
         options: GroupOptions,
         out_dir: str,
         index_days: float,
+        workers: int = 1,
     ):
         self.state = state
+        self.workers = workers
         self.stats = stats
         self.options = options
         self.verifier = Verifier.load(options.verifier)  # a bad coefficients file fails here
@@ -79,6 +82,7 @@ class GroupingPipeline:
             group_options_from_settings(settings),
             settings["NEWS_OUTPUT_DIR"],
             settings.getfloat("NEWS_STATE_INDEX_DAYS"),
+            max(1, settings.getint("NEWS_GROUP_WORKERS")),
         )
 
     def process_item(self, item: Any) -> Any:
@@ -178,8 +182,8 @@ class GroupingPipeline:
             (a["url"], a) for a in pending if a["url"] not in grouper and not a.get("cluster_id")
         ]
         new.sort(key=lambda kr: (PublishedAt.of(kr[1]).sort_key(), kr[0]))
-        for key, record in new:
-            grouper.add(key, record)
+        # a large run's new articles are described in worker processes ahead of the indexing
+        add_all(grouper, new, self.workers if len(new) >= MIN_ARTICLES else 1)
         assignments, sources = grouper.assignments(), grouper.cited_sources()
         pending_urls = {a["url"] for a in pending}
         stored = store.articles(assignments)

@@ -98,6 +98,9 @@ NEWS_GROUP_NUM_PERM = 128  # MinHash permutations; stored in out/grouping.json w
 NEWS_GROUP_SEED = 1
 NEWS_GROUP_LSH_BANDS = 42  # candidates: MinHashLSH with 42 bands of 3 rows (p = 0.68 at J = 0.3)
 NEWS_GROUP_LSH_ROWS = 3
+# processes that describe articles ahead of the one that indexes them, for scrapy dedup and a
+# crawl's grouping (from 2,000 articles; fewer are grouped in one process). 1: none.
+NEWS_GROUP_WORKERS = 2
 NEWS_GROUP_DUPLICATE_CONTAINMENT = 0.8  # share of the shorter text in verbatim paragraphs
 # Whether a candidate is a version of the same report: a verifier learned from labelled pairs
 # (python -m eval.train), its coefficients and thresholds in a JSON file; None: the packaged one

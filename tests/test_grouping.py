@@ -9,14 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from datasketch import MinHashLSH
+from datasketch import MinHash, MinHashLSH
 
 from eval.datasets import EVAL_SET, load_set
 from eval.evaluate import shingle_baseline
 from eval.metrics import pair_counts, pairs
 from pipelines.group import sources
 from pipelines.group.describe import PublishedAt, Weights
-from pipelines.group.grouper import CandidateIndex, Grouper, GroupOptions, group_batch
+from pipelines.group.grouper import (
+    SCHEME,
+    CandidateIndex,
+    Grouper,
+    GroupOptions,
+    group_batch,
+    signature,
+)
 from pipelines.group.sources import cited_source, mentioned_sources
 from pipelines.group.text import _TOKEN, Tokenized
 from pipelines.group.verify import COEFFICIENTS as VERIFIER
@@ -305,20 +312,21 @@ def test_the_candidate_index_finds_what_datasketch_minhashlsh_finds() -> None:
     signatures = {}
     for n in range(400):
         weights = Weights({k: rng.choice([2.0, 3.5, 6.0]) for k in rng.sample(vocabulary, 12)})
-        signature = ours.signature(weights)
-        assert signature is not None
-        signatures[f"a{n}"] = signature
-        assert ours.query(signature) == set(theirs.query(signature))
-        ours.insert(f"a{n}", signature)
-        theirs.insert(f"a{n}", signature)
+        values = signature(weights, options)
+        assert values is not None
+        minhash = MinHash(hashvalues=values, scheme=SCHEME)
+        signatures[f"a{n}"] = values, minhash
+        assert ours.query(values) == set(theirs.query(minhash))
+        ours.insert(f"a{n}", values)
+        theirs.insert(f"a{n}", minhash)
         if n % 3 == 0 and n >= 30:  # evict an old one
             ours.remove(f"a{n - 30}")
             theirs.remove(f"a{n - 30}")
-    found = [len(ours.query(s)) for s in signatures.values()]
+    found = [len(ours.query(s)) for s, _ in signatures.values()]
     assert max(found) > 1  # the vocabulary is small: sets collide, the check is not vacuous
-    for signature in signatures.values():
-        assert ours.query(signature) == set(theirs.query(signature))
-    assert ours.signature(Weights({1: 1.0})) is None  # too light to index
+    for values, minhash in signatures.values():
+        assert ours.query(values) == set(theirs.query(minhash))
+    assert signature(Weights({1: 1.0}), options) is None  # too light to index
 
 
 def test_sources_found_in_one_pass_are_those_a_substring_test_finds() -> None:

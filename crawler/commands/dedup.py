@@ -40,6 +40,11 @@ class Command(ScrapyCommand):
             default="auto",
             help="progress bar (auto: for inputs from 1 MiB, on a terminal)",
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            help="processes describing articles ahead of the grouping (NEWS_GROUP_WORKERS)",
+        )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
@@ -62,7 +67,12 @@ class Command(ScrapyCommand):
         from pipelines.group.feed import FeedGrouping
         from pipelines.grouping import group_options_from_settings
 
-        grouping = FeedGrouping(group_options_from_settings(self.settings), opts.progress)
+        workers = opts.workers
+        if workers is None:
+            workers = self.settings.getint("NEWS_GROUP_WORKERS")
+        if workers < 1:
+            raise UsageError(f"--workers must be at least 1, not {workers}")
+        grouping = FeedGrouping(group_options_from_settings(self.settings), opts.progress, workers)
         try:
             counts = grouping.run(
                 source, Path(opts.output), Path(opts.clusters) if opts.clusters else None

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from pipelines.export import atomic_writer, write_jsonl
 from pipelines.group.grouper import Grouper, GroupOptions, PublishedAt
+from pipelines.group.parallel import MIN_ARTICLES, add_all
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +44,16 @@ class FeedCounts:
 
 
 class FeedGrouping:
-    def __init__(self, options: GroupOptions | None = None, progress: str = "auto"):
+    def __init__(
+        self, options: GroupOptions | None = None, progress: str = "auto", workers: int = 1
+    ):
         if progress not in {"auto", "on", "off"}:
             raise ValueError(f"progress must be auto, on or off, not {progress!r}")
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
         self.options = options or GroupOptions()
         self.progress = progress
+        self.workers = workers
 
     def run(self, source: Path, output: Path, clusters: Path | None = None) -> FeedCounts:
         """Group the feed `source` (JSON lines, or gzipped JSON lines) into `output`."""
@@ -72,10 +78,15 @@ class FeedGrouping:
                     usable.append((PublishedAt.of(record).sort_key(), number, offset))
         usable.sort()
         with self._bar(len(usable), "grouping", show, unit="lines") as bar, source.open("rb") as f:
-            for _, number, offset in usable:
-                f.seek(offset)
-                grouper.add(str(number), json.loads(f.readline()))
-                bar.update(1)
+
+            def in_order() -> Iterator[tuple[str, dict[str, Any]]]:
+                for _, number, offset in usable:
+                    f.seek(offset)
+                    yield str(number), json.loads(f.readline())
+                    bar.update(1)
+
+            workers = self.workers if len(usable) >= MIN_ARTICLES else 1
+            add_all(grouper, in_order(), workers)
         assignments = grouper.assignments()
 
         with (

@@ -178,6 +178,56 @@ class ParagraphIndex:
                 self._boilerplate.add(fp)
 
 
+Signature = np.ndarray  # a MinHash's hash values
+Signatures = tuple[Signature | None, Signature | None]  # of the lead terms, of the anchors
+
+
+def signature(weights: Weights, options: GroupOptions) -> Signature | None:
+    """MinHash (datasketch's) of the weighted set, each key repeated once per `weight_unit` of
+    weight; keys lighter than `min_weight` (the commonest words, years) are left out: they
+    make every pair a candidate. None when nothing is left."""
+    kept = {k: w for k, w in weights.items.items() if w >= options.min_weight}
+    if not kept:
+        return None
+    keys = np.fromiter(kept, dtype=np.uint64, count=len(kept))
+    values = np.fromiter(kept.values(), dtype=np.float64, count=len(kept))
+    copies = np.maximum(np.ceil(values / options.weight_unit), 1).astype(np.int64)
+    starts = np.repeat(np.cumsum(copies) - copies, copies)
+    nth = np.arange(int(copies.sum()), dtype=np.uint64) - starts.astype(np.uint64)
+    items = (np.repeat(keys, copies) ^ (nth * 0x9E3779B1)) & 0xFFFFFFFF
+    minhash = MinHash(
+        num_perm=options.num_perm,
+        hashfunc=int,  # items are 32-bit hashes already (term_hash, then the copy number)
+        permutations=_permutations(options.num_perm, options.seed),
+        scheme=SCHEME,
+    )
+    minhash.update_batch(items.tolist())
+    return minhash.hashvalues
+
+
+def signatures(description: Description, options: GroupOptions) -> Signatures:
+    return signature(description.lead_terms, options), signature(description.anchors, options)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What `Grouper.add` computes of an article before it looks at the index, computed ahead
+    (`pipelines.group.parallel` does it in worker processes): the paragraphs' fingerprints,
+    the description with nothing left out, and its signatures. `add` uses the description
+    when no paragraph of the article recurs in the index (else it describes the article
+    again without those paragraphs)."""
+
+    prints: list[tuple[int, int] | None]
+    description: Description
+    signatures: Signatures
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any], options: GroupOptions) -> Prepared:
+        prints = [fingerprint(p) for p in paragraphs(str(record.get("text") or ""))]
+        description = describe(record)
+        return cls(prints, description, signatures(description, options))
+
+
 class CandidateIndex:
     """Banded LSH over the MinHash of a weighted set per version, holding one time window of
     versions. The bands are datasketch's MinHashLSH's (`lsh_bands` bands of `lsh_rows` rows,
@@ -191,35 +241,12 @@ class CandidateIndex:
         self._bands = [(i * width, (i + 1) * width) for i in range(options.lsh_bands)]
         self._tables: list[dict[bytes, set[str]]] = [{} for _ in self._bands]
         self._keys: dict[str, list[bytes]] = {}  # key -> its band keys, for removal
-        self._permutations = _permutations(options.num_perm, options.seed)
 
-    def signature(self, weights: Weights) -> MinHash | None:
-        """MinHash of the weighted set, each key repeated once per `weight_unit` of weight;
-        keys lighter than `min_weight` (the commonest words, years) are left out: they make
-        every pair a candidate."""
-        kept = {k: w for k, w in weights.items.items() if w >= self.options.min_weight}
-        if not kept:
-            return None
-        keys = np.fromiter(kept, dtype=np.uint64, count=len(kept))
-        values = np.fromiter(kept.values(), dtype=np.float64, count=len(kept))
-        copies = np.maximum(np.ceil(values / self.options.weight_unit), 1).astype(np.int64)
-        starts = np.repeat(np.cumsum(copies) - copies, copies)
-        nth = np.arange(int(copies.sum()), dtype=np.uint64) - starts.astype(np.uint64)
-        items = (np.repeat(keys, copies) ^ (nth * 0x9E3779B1)) & 0xFFFFFFFF
-        signature = MinHash(
-            num_perm=self.options.num_perm,
-            hashfunc=int,  # items are 32-bit hashes already (term_hash, then the copy number)
-            permutations=self._permutations,
-            scheme=SCHEME,
-        )
-        signature.update_batch(items.tolist())
-        return signature
-
-    def _band_keys(self, signature: MinHash) -> list[bytes]:
-        raw = signature.hashvalues.astype(np.uint64, copy=False).tobytes()
+    def _band_keys(self, signature: Signature) -> list[bytes]:
+        raw = signature.astype(np.uint64, copy=False).tobytes()
         return [raw[start:end] for start, end in self._bands]
 
-    def query(self, signature: MinHash | None) -> set[str]:
+    def query(self, signature: Signature | None) -> set[str]:
         """The versions sharing at least one band with `signature`."""
         found: set[str] = set()
         if signature is None:
@@ -230,7 +257,7 @@ class CandidateIndex:
                 found |= keys
         return found
 
-    def insert(self, key: str, signature: MinHash | None) -> bool:
+    def insert(self, key: str, signature: Signature | None) -> bool:
         if signature is None:
             return False
         if key in self._keys:
@@ -288,16 +315,21 @@ class Grouper:
 
     # -- adding --------------------------------------------------------------------------------
 
-    def add(self, key: str, record: Mapping[str, Any]) -> str:
+    def add(self, key: str, record: Mapping[str, Any], prepared: Prepared | None = None) -> str:
         """Index one article under a unique `key`. The record needs `text` (paragraphs separated
         by blank lines) and uses `title`, `published`, `language`, `url` and `outlet` when
-        present. Returns the article's cluster id."""
+        present; `prepared`: what `Prepared.of(record, options)` gives, computed ahead.
+        Returns the article's cluster id."""
         if key in self._versions:
             raise ValueError(f"{key!r} is already indexed")
         version = _Version(key, self._next_order, record)
         self._next_order += 1
-        parts = paragraphs(str(record.get("text") or ""))
-        prints = [fingerprint(p) for p in parts]
+        text = str(record.get("text") or "")
+        if prepared is None or self._describe is not describe:
+            prepared = None
+            prints = [fingerprint(p) for p in paragraphs(text)]
+        else:
+            prints = prepared.prints
         for fp in prints:
             if fp is not None:
                 version.prints[fp[0]] = fp[1]
@@ -308,21 +340,22 @@ class Grouper:
             version.duplicate_of = duplicate_of
             version.cluster = self._versions[duplicate_of].cluster
         else:
-            skip = {
-                p
-                for p, fp in zip(parts, prints, strict=True)
+            recurring = [
+                n
+                for n, fp in enumerate(prints)
                 if fp is not None
                 and self.options.skip_recurring
                 and self._paragraphs.recurring(fp[0])
-            }
-            version.description = self._describe(record, skip)
+            ]
+            if prepared is not None and not recurring:
+                version.description, found = prepared.description, prepared.signatures
+            else:
+                parts = paragraphs(text)
+                version.description = self._describe(record, {parts[n] for n in recurring})
+                found = signatures(version.description, self.options)
             self._evict_before(version.when)
-            signatures = (
-                self._terms.signature(version.description.lead_terms),
-                self._anchors.signature(version.description.anchors),
-            )
-            version.cluster = self._best_cluster(version, signatures) or self._new_cluster(version)
-            self._index(version, signatures)
+            version.cluster = self._best_cluster(version, found) or self._new_cluster(version)
+            self._index(version, found)
         self._versions[key] = version
         self._clusters.setdefault(version.cluster, []).append(key)
         self._paragraphs.add(key, version.prints)
@@ -337,7 +370,7 @@ class Grouper:
                 best, best_score = other_key, containment
         return best
 
-    def _index(self, version: _Version, signatures: tuple[MinHash | None, MinHash | None]) -> None:
+    def _index(self, version: _Version, signatures: Signatures) -> None:
         description = version.description
         assert description is not None
         inserted = self._terms.insert(version.key, signatures[0])
@@ -363,9 +396,7 @@ class Grouper:
             self._terms.remove(key)
             self._anchors.remove(key)
 
-    def _best_cluster(
-        self, version: _Version, signatures: tuple[MinHash | None, MinHash | None]
-    ) -> str | None:
+    def _best_cluster(self, version: _Version, signatures: Signatures) -> str | None:
         description = version.description
         assert description is not None
         keys = self._terms.query(signatures[0]) | self._anchors.query(signatures[1])
@@ -455,13 +486,7 @@ class Grouper:
             self._next_order = max(self._next_order, version.order + 1)
             self._paragraphs.add(version.key, version.prints)
             if version.description is not None:
-                self._index(
-                    version,
-                    (
-                        self._terms.signature(version.description.lead_terms),
-                        self._anchors.signature(version.description.anchors),
-                    ),
-                )
+                self._index(version, signatures(version.description, self.options))
 
     def cited_sources(self) -> dict[str, str | None]:
         """The source each version names (a copy: the one its original names)."""

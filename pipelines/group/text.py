@@ -370,9 +370,14 @@ def add_anchors(
             keep(_number_key(value), _number_weight(value, multiplier))
             continue
         word = lowered[i]
-        if word in vocab.stopwords or word in _DATE_WORDS or _CJK.match(token):
+        ascii_token = token.isascii()  # then neither CJK nor caseless: no pattern to run
+        if (
+            word in vocab.stopwords
+            or word in _DATE_WORDS
+            or (not ascii_token and _CJK.match(token))
+        ):
             continue
-        caseless = bool(_CASELESS.match(token))
+        caseless = not ascii_token and bool(_CASELESS.match(token))
         weight = UNKNOWN_LANGUAGE_WEIGHT
         if not caseless:
             if not (token[0].isupper() or token.isupper()):
