@@ -1,6 +1,6 @@
 """Grouping speed and memory.
 
-    .venv/bin/python -m bench.grouping [--sizes 10000 100000] [--workers 1 2]
+    .venv/bin/python -m bench.grouping [--sizes 10000 100000] [--workers 1 2] [--no-baseline]
 
 1. Grouping against extraction, on the same pages: the seed article pages (and the copies) in
    fixtures/ are extracted (Extractor, in this process) and grouped as the crawl does (one batch
@@ -11,6 +11,8 @@
    articles. With workers, articles are described in that many processes ahead of the one
    that indexes them (`pipelines.group.parallel`, as `scrapy dedup` does). The time per
    article is shown for each tenth of the corpus: it must not grow as the index fills.
+   First, at each size, a plain datasketch near-duplicate script on the same corpus
+   (`plain_datasketch`), the speed users compare with.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from datasketch import MinHash, MinHashLSH
 
 from bench.extraction import pages
 from eval.datasets import EVAL_SET, load_set
@@ -116,6 +120,30 @@ def _rss_kib() -> int:
     return 0
 
 
+def plain_datasketch(records: list[tuple[str, dict[str, Any]]]) -> float:
+    """Seconds a plain near-duplicate script takes on `records`: per article, MinHash of the
+    text's 5-word shingles, a MinHashLSH query (Jaccard 0.5), then the insert -- what a
+    hand-rolled datasketch dedup does, for scale (it finds copies only: docs/grouping.md)."""
+    started = time.perf_counter()
+    lsh = MinHashLSH(threshold=0.5, num_perm=128)
+    for key, record in records:
+        tokens = words(record["text"])
+        shingles = {" ".join(tokens[i : i + 5]) for i in range(max(len(tokens) - 4, 1))}
+        sketch = MinHash(num_perm=128)
+        sketch.update_batch([s.encode("utf-8") for s in shingles])
+        lsh.query(sketch)
+        lsh.insert(key, sketch)
+    return time.perf_counter() - started
+
+
+def baseline(n: int) -> float:
+    seconds = plain_datasketch(list(corpus(n)))
+    print(
+        f"\n{n:,} articles, plain datasketch (shingles, MinHashLSH): {n / seconds:,.0f} articles/s"
+    )
+    return n / seconds
+
+
 def scale(n: int, workers: int) -> None:
     records = list(corpus(n))
     group_batch([])  # imports and first allocations outside the measurement
@@ -153,9 +181,17 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, nargs="*", default=[1, 2], help="processes describing ahead"
     )
+    parser.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="skip the plain datasketch script (MinHash of shingles + MinHashLSH)",
+    )
     args = parser.parse_args()
     against_extraction(args.rounds)
     for n in args.sizes:
+        if args.baseline:
+            baseline(n)
         for workers in args.workers:
             scale(n, workers)
 
