@@ -237,14 +237,15 @@ class CandidateIndex:
 
     def __init__(self, options: GroupOptions):
         self.options = options
-        width = options.lsh_rows * 8  # bytes of a band: rows of uint64 hash values
-        self._bands = [(i * width, (i + 1) * width) for i in range(options.lsh_bands)]
+        self._bands = range(options.lsh_bands)
+        self._rows = options.lsh_rows
         self._tables: list[dict[bytes, set[str]]] = [{} for _ in self._bands]
         self._keys: dict[str, list[bytes]] = {}  # key -> its band keys, for removal
 
     def _band_keys(self, signature: Signature) -> list[bytes]:
-        raw = signature.astype(np.uint64, copy=False).tobytes()
-        return [raw[start:end] for start, end in self._bands]
+        """Each band's bytes: `rows` hash values, as they are (affine32: 4 bytes each)."""
+        raw, step = signature.tobytes(), self._rows * signature.itemsize
+        return [raw[i * step : (i + 1) * step] for i in self._bands]
 
     def query(self, signature: Signature | None) -> set[str]:
         """The versions sharing at least one band with `signature`."""
