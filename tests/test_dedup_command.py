@@ -68,6 +68,10 @@ def test_usage_errors(tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text("nothing useful\n")
     useless = run_scrapy("dedup", str(tmp_path / "bad.jsonl"), "-o", str(tmp_path / "o.jsonl"))
     assert useless.returncode == 1 and "line 1 skipped" in useless.stderr
+    no_workers = run_scrapy(
+        "dedup", str(tmp_path / "bad.jsonl"), "-o", str(tmp_path / "o.jsonl"), "--workers", "0"
+    )
+    assert no_workers.returncode == 2 and "--workers must be at least 1" in no_workers.stderr
 
 
 def test_outputs_that_would_destroy_the_input_are_refused(tmp_path: Path) -> None:
