@@ -66,17 +66,20 @@ class Weights:
                 total += weight if weight < theirs else theirs
         return total
 
-    def jaccard(self, other: Weights) -> float:
-        """Weighted Jaccard similarity."""
-        common = self.common(other)
+    def jaccard(self, other: Weights, common: float | None = None) -> float:
+        """Weighted Jaccard similarity; `common`: `self.common(other)` when already summed."""
+        if common is None:
+            common = self.common(other)
         union = self.total + other.total - common
         return common / union if union > 0 else 0.0
 
-    def overlap(self, other: Weights) -> float:
+    def overlap(self, other: Weights, common: float | None = None) -> float:
         """Shared weight over the smaller set's weight: a short version of a long report
-        scores as high as its text allows."""
+        scores as high as its text allows. `common` as for `jaccard`."""
+        if common is None:
+            common = self.common(other)
         smaller = min(self.total, other.total)
-        return self.common(other) / smaller if smaller > 0 else 0.0
+        return common / smaller if smaller > 0 else 0.0
 
     def within(self, other: Weights) -> float:
         """Share of this set's weight that `other` has too."""

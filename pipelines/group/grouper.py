@@ -279,9 +279,6 @@ class CandidateIndex:
             if not keys:
                 del table[band]
 
-    def __len__(self) -> int:
-        return len(self._keys)
-
 
 class Grouper:
     """Incremental grouping: `add` articles, then read `assignments()` and `clusters()`.

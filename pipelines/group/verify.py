@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.group.describe import Description, PublishedAt, Weights
+from pipelines.group.describe import Description, PublishedAt
 from pipelines.group.text import HASH_SCHEME
 
 COEFFICIENTS = Path(__file__).with_name("verifier.json")
@@ -61,8 +61,7 @@ def pair_features(
     # Each shared weight is summed once (the costly part); a term feature of two languages is
     # 0 without being computed.
     same = a.language == b.language
-    terms_common = a.terms.common(b.terms)
-    terms = _jaccard(terms_common, a.terms, b.terms)
+    terms = a.terms.jaccard(b.terms)
     hours = when_a.hours_apart(when_b)
     dated = float(hours is not None)
     days = min((hours or 0.0) / 24.0, MAX_DAYS) / MAX_DAYS
@@ -73,7 +72,6 @@ def pair_features(
     shared = len(a.mentions & b.mentions) / len(union) if union else 0.0
     lead_anchors = min(a.lead_anchors.within(b.anchors), b.lead_anchors.within(a.anchors))
     anchors_common = a.anchors.common(b.anchors)
-    smaller = min(a.anchors.total, b.anchors.total)
     if same:
         lead_terms = a.lead_terms.jaccard(b.lead_terms)
         lead_terms_in = min(a.lead_terms.within(b.terms), b.lead_terms.within(a.terms))
@@ -84,8 +82,8 @@ def pair_features(
             terms if same else 0.0,
             lead_terms,
             0.0 if same else terms,
-            _jaccard(anchors_common, a.anchors, b.anchors),
-            anchors_common / smaller if smaller > 0 else 0.0,  # Weights.overlap
+            a.anchors.jaccard(b.anchors, anchors_common),
+            a.anchors.overlap(b.anchors, anchors_common),
             a.lead_anchors.jaccard(b.lead_anchors),
             float(same),
             days,
@@ -97,12 +95,6 @@ def pair_features(
             lead_terms_in,
         ]
     )
-
-
-def _jaccard(common: float, a: Weights, b: Weights) -> float:
-    """`Weights.jaccard` from the shared weight already summed."""
-    union = a.total + b.total - common
-    return common / union if union > 0 else 0.0
 
 
 @dataclass(frozen=True)
