@@ -28,10 +28,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from datasketch import MinHash, MinHashLSH
+from datasketch import MinHashLSH
 
 from bench.extraction import pages
 from eval.datasets import EVAL_SET, load_set
+from eval.evaluate import shingle_minhash
 from pipelines.extract.core import Extractor
 from pipelines.group.grouper import Grouper, group_batch
 from pipelines.group.parallel import add_all
@@ -127,10 +128,7 @@ def plain_datasketch(records: list[tuple[str, dict[str, Any]]]) -> float:
     started = time.perf_counter()
     lsh = MinHashLSH(threshold=0.5, num_perm=128)
     for key, record in records:
-        tokens = words(record["text"])
-        shingles = {" ".join(tokens[i : i + 5]) for i in range(max(len(tokens) - 4, 1))}
-        sketch = MinHash(num_perm=128)
-        sketch.update_batch([s.encode("utf-8") for s in shingles])
+        sketch = shingle_minhash(record["text"])
         lsh.query(sketch)
         lsh.insert(key, sketch)
     return time.perf_counter() - started
@@ -159,7 +157,7 @@ def scale(n: int, workers: int) -> None:
                 marks.append(time.perf_counter())
             yield item
 
-    add_all(grouper, timed(), workers)
+    add_all(grouper, timed(), workers, count=n)
     marks.append(time.perf_counter())
     tenths = [(b - a) / (n // 10) for a, b in itertools.pairwise(marks)]
     clusters = len({a.cluster_id for a in grouper.assignments().values()})

@@ -29,7 +29,7 @@ from crawler.extensions import StateExtension
 from crawler.state import GROUPING_FIELDS, StateStore, kill_if, publication_order
 from pipelines.export import SnapshotWriter
 from pipelines.group.grouper import Grouper, GroupOptions, PublishedAt, cluster_summaries
-from pipelines.group.parallel import MIN_ARTICLES, add_all
+from pipelines.group.parallel import add_all
 from pipelines.group.verify import Verifier
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ class GroupingPipeline:
         ]
         new.sort(key=lambda kr: (PublishedAt.of(kr[1]).sort_key(), kr[0]))
         # a large run's new articles are described in worker processes ahead of the indexing
-        add_all(grouper, new, self.workers if len(new) >= MIN_ARTICLES else 1)
+        add_all(grouper, new, self.workers)
         assignments, sources = grouper.assignments(), grouper.cited_sources()
         pending_urls = {a["url"] for a in pending}
         stored = store.articles(assignments)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from eval.datasets import EVAL_SET, load_set
-from pipelines.group import feed, parallel
+from pipelines.group import parallel
 from pipelines.group.feed import FeedGrouping
 from pipelines.group.grouper import Grouper
 
@@ -56,8 +56,9 @@ def _children() -> set[int]:
 
 @pytest.fixture(autouse=True)
 def _small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Several chunks, more than the pool takes ahead, from the test's 56 articles."""
+    """The pool for the test's 56 articles, in several chunks, more than it takes ahead."""
     monkeypatch.setattr(parallel, "CHUNK", 4)
+    monkeypatch.setattr(parallel, "MIN_ARTICLES", 10)
 
 
 def test_workers_give_the_grouping_of_one_process_and_leave_no_process() -> None:
@@ -102,12 +103,9 @@ def test_a_worker_that_dies_is_logged_once_and_the_grouping_is_unchanged(
     assert _children() <= before
 
 
-def test_dedup_with_workers_writes_the_feed_one_process_writes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_dedup_with_workers_writes_the_feed_one_process_writes(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps({**r, "id": k}) + "\n" for k, r in _records()))
-    monkeypatch.setattr(feed, "MIN_ARTICLES", 10)  # the pool for a small feed too
     outputs = []
     for workers in (1, 2):
         out, clusters = tmp_path / f"out{workers}.jsonl", tmp_path / f"clusters{workers}.jsonl"

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from pipelines.export import atomic_writer, write_jsonl
 from pipelines.group.grouper import Grouper, GroupOptions, PublishedAt
-from pipelines.group.parallel import MIN_ARTICLES, add_all
+from pipelines.group.parallel import add_all
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +85,7 @@ class FeedGrouping:
                     yield str(number), json.loads(f.readline())
                     bar.update(1)
 
-            workers = self.workers if len(usable) >= MIN_ARTICLES else 1
-            add_all(grouper, in_order(), workers)
+            add_all(grouper, in_order(), self.workers, count=len(usable))
         assignments = grouper.assignments()
 
         with (

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sized
 from concurrent.futures import Future
 from itertools import islice
 from typing import Any
@@ -37,10 +37,13 @@ MIN_ARTICLES = 2000  # fewer are grouped in this process: starting workers costs
 Item = tuple[str, Mapping[str, Any]]
 
 
-def add_all(grouper: Grouper, items: Iterable[Item], workers: int = 1) -> None:
+def add_all(grouper: Grouper, items: Iterable[Item], workers: int = 1, count: int = 0) -> None:
     """`grouper.add` every (key, record), in order, preparing them in `workers` processes
-    (1: in this process)."""
-    if workers <= 1:
+    (1: in this process). `count`: how many items there are (`len(items)` when it has one);
+    fewer than MIN_ARTICLES are added in this process."""
+    if isinstance(items, Sized):
+        count = len(items)
+    if workers <= 1 or count < MIN_ARTICLES:
         for key, record in items:
             grouper.add(key, record)
         return
