@@ -215,6 +215,15 @@ def errors(scored: list[Scored], verifier: Verifier) -> list[str]:
     return sorted(lines)
 
 
+def shingle_minhash(text: str, num_perm: int = 128) -> MinHash:
+    """MinHash of a text's 5-word shingles: plain near-duplicate detection's sketch."""
+    tokens = words(text)
+    shingles = {" ".join(tokens[i : i + 5]) for i in range(max(len(tokens) - 4, 1))}
+    sketch = MinHash(num_perm=num_perm)
+    sketch.update_batch([s.encode("utf-8") for s in shingles])
+    return sketch
+
+
 def shingle_baseline(
     threshold: float, num_perm: int = 128
 ) -> Callable[[list[Labelled]], Predicted]:
@@ -225,10 +234,7 @@ def shingle_baseline(
         lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         sketches = {}
         for item in items:
-            tokens = words(str(item.record.get("text") or ""))
-            shingles = {" ".join(tokens[i : i + 5]) for i in range(max(len(tokens) - 4, 1))}
-            mh = MinHash(num_perm=num_perm)
-            mh.update_batch(s.encode("utf-8") for s in shingles)
+            mh = shingle_minhash(str(item.record.get("text") or ""), num_perm)
             sketches[item.key] = mh
             lsh.insert(item.key, mh)
         parent = {key: key for key in sketches}
