@@ -36,7 +36,7 @@ from eval.metrics import (
     pair_kind,
     pairs,
 )
-from eval.train import Memo, fit, group
+from eval.train import BETA, Memo, fit, group
 from pipelines.group.describe import PublishedAt
 from pipelines.group.text import words
 from pipelines.group.verify import FEATURES, Verifier, pair_features
@@ -77,10 +77,10 @@ def cross_validate(
     memo = Memo()
     for n in range(folds):
         train = [i for i in items if fold[i.key] != n]
-        verifier, f1 = fit(train, memo)
+        verifier, score = fit(train, memo)
         test = sorted({i.topic for i in items if fold[i.key] == n})
         log(
-            f"  fold {n + 1}: trained on {len(train)} articles (F1 {f1:.2f}, threshold"
+            f"  fold {n + 1}: trained on {len(train)} articles (F{BETA:g} {score:.2f}, threshold"
             f" {verifier.threshold}, founder {verifier.founder_threshold}); scored:"
             f" {', '.join(test)}"
         )

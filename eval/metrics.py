@@ -31,8 +31,13 @@ class PairCounts:
 
     @property
     def f1(self) -> float:
+        return self.fbeta(1.0)
+
+    def fbeta(self, beta: float) -> float:
+        """F-beta: recall weighs `beta` times as much as precision (beta < 1: precision more)."""
         p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+        b2 = beta * beta
+        return (1 + b2) * p * r / (b2 * p + r) if p + r else 0.0
 
     @property
     def predicted(self) -> int:
