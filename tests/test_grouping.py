@@ -107,7 +107,9 @@ def test_the_evaluation_beats_plain_shingle_minhash() -> None:
     for threshold in (0.5, 0.2):
         baseline = pair_counts(pairs(EVAL), shingle_baseline(threshold)(EVAL))
         assert method.f1 > baseline.f1 + 0.5
-    assert method.f1 >= 0.95 and method.recall >= 0.95
+    # The shipped operating point favours precision (eval.train.BETA): no hard case merged,
+    # a loose paraphrase may stay apart.
+    assert method.f1 >= 0.95 and method.precision == 1.0 and method.recall >= 0.9
 
 
 @pytest.mark.parametrize("seed", [2, 3, 5, 8, 13])
