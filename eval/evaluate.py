@@ -37,7 +37,7 @@ from eval.metrics import (
     pairs,
 )
 from eval.train import BETA, Memo, fit, group
-from pipelines.group.describe import PublishedAt
+from pipelines.group.published import PublishedAt
 from pipelines.group.text import words
 from pipelines.group.verify import FEATURES, Verifier, pair_features
 

@@ -26,8 +26,9 @@ import numpy as np
 
 from eval.datasets import Labelled, load_set
 from eval.metrics import PairCounts, pair_counts, pairs
-from pipelines.group.describe import Description, PublishedAt, describe
+from pipelines.group.describe import Description, describe
 from pipelines.group.grouper import group_batch
+from pipelines.group.published import PublishedAt
 from pipelines.group.verify import COEFFICIENTS, FEATURES, Verifier, pair_features
 
 REGULARISATION = (0.1, 1.0)

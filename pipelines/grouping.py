@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 from crawler.extensions import StateExtension
 from crawler.state import GROUPING_FIELDS, StateStore, kill_if, publication_order
 from pipelines.export import SnapshotWriter
-from pipelines.group.grouper import Grouper, GroupOptions, PublishedAt, cluster_summaries
-from pipelines.group.parallel import add_all
+from pipelines.group.options import GroupOptions
+from pipelines.group.published import PublishedAt
+from pipelines.group.summaries import cluster_summaries
 from pipelines.group.verify import Verifier
 
 if TYPE_CHECKING:
@@ -166,6 +167,11 @@ class GroupingPipeline:
         pending = store.ungrouped()
         if not pending:
             return 0
+        # Imported here: word lists, stemmers and MinHash take about a second to import, which
+        # a run with nothing new to group does not pay.
+        from pipelines.group.grouper import Grouper
+        from pipelines.group.parallel import add_all
+
         grouper = Grouper(self.options, self.verifier)
         stored = json.loads(store.meta("signature") or "{}")
         current = self.options.signature_parameters()

@@ -15,15 +15,10 @@ from eval.datasets import EVAL_SET, load_set
 from eval.evaluate import shingle_baseline
 from eval.metrics import pair_counts, pairs
 from pipelines.group import sources
-from pipelines.group.describe import PublishedAt, Weights
-from pipelines.group.grouper import (
-    SCHEME,
-    CandidateIndex,
-    Grouper,
-    GroupOptions,
-    group_batch,
-    signature,
-)
+from pipelines.group.describe import Weights
+from pipelines.group.grouper import CandidateIndex, Grouper, group_batch, signature
+from pipelines.group.options import SCHEME, GroupOptions
+from pipelines.group.published import PublishedAt
 from pipelines.group.sources import cited_source, mentioned_sources
 from pipelines.group.text import _TOKEN, Tokenized
 from pipelines.group.verify import COEFFICIENTS as VERIFIER

@@ -26,8 +26,10 @@ from typing import IO, Any
 from tqdm import tqdm
 
 from pipelines.export import atomic_writer, write_jsonl
-from pipelines.group.grouper import Grouper, GroupOptions, PublishedAt
+from pipelines.group.grouper import Grouper
+from pipelines.group.options import GroupOptions
 from pipelines.group.parallel import add_all
+from pipelines.group.published import PublishedAt
 
 logger = logging.getLogger(__name__)
 

@@ -36,12 +36,14 @@ from typing import Any
 import numpy as np
 from datasketch import MinHash
 
-from pipelines.group.describe import Description, PublishedAt, Weights, describe
-from pipelines.group.text import HASH_SCHEME, fingerprint, paragraphs
+from pipelines.group.describe import Description, Weights, describe
+from pipelines.group.options import SCHEME, GroupOptions
+from pipelines.group.published import PublishedAt
+from pipelines.group.summaries import cluster_summaries
+from pipelines.group.text import fingerprint, paragraphs
 from pipelines.group.verify import Verifier, pair_features
 
 ORIGINAL, DUPLICATE, REWRITE = "original", "duplicate", "rewrite"
-SCHEME = "affine32"  # datasketch's permutation scheme; 2.0 changed the default, so it is explicit
 _EVICT_FROM = 1000  # LSH entries before old ones are evicted
 _SUMMARY_FIELDS = ("url", "outlet", "title", "published")
 
@@ -56,60 +58,6 @@ __all__ = [
     "cluster_summaries",
     "group_batch",
 ]
-
-
-@dataclass(frozen=True)
-class GroupOptions:
-    """Parameters (docs/grouping.md); the crawl sets them from NEWS_GROUP_*."""
-
-    num_perm: int = 128
-    seed: int = 1
-    # Candidates: MinHash over the weighted terms (a term repeated once per `weight_unit` of
-    # weight), and over the anchors, each in a MinHashLSH with `lsh_bands` bands of `lsh_rows`
-    # rows: a pair is a candidate with probability 1 - (1 - J^rows)^bands -- 0.47 at J = 0.1,
-    # 0.77 at 0.15, 0.93 at 0.2.
-    lsh_bands: int = 42
-    lsh_rows: int = 3
-    weight_unit: float = 1.5
-    min_weight: float = 2.0  # lighter terms and anchors are not in the signatures
-    duplicate_containment: float = 0.8  # share of the shorter text's words in shared paragraphs
-    max_postings: int = 50  # a paragraph in more articles than this is boilerplate
-    # Versions citing the same source are candidates whatever their MinHash says: the most
-    # recent this many per source.
-    source_candidates: int = 8
-    # A newcomer is compared with at most this many members of a candidate cluster (the
-    # founder and the most recent others).
-    member_candidates: int = 16
-    skip_recurring: bool = True  # leave paragraphs shared with other articles out
-    verifier: str | None = None  # coefficients file; None: pipelines/group/verifier.json
-
-    def __post_init__(self) -> None:
-        checks = {
-            "num_perm": self.num_perm >= 16,
-            "lsh_bands": self.lsh_bands >= 1 and self.lsh_bands * self.lsh_rows <= self.num_perm,
-            "lsh_rows": self.lsh_rows >= 1,
-            "weight_unit": self.weight_unit > 0,
-            "duplicate_containment": 0 < self.duplicate_containment <= 1,
-            "max_postings": self.max_postings >= 2,
-            "source_candidates": self.source_candidates >= 0,
-            "member_candidates": self.member_candidates >= 1,
-        }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            raise ValueError(f"invalid grouping options: {', '.join(bad)} ({self})")
-
-    def signature_parameters(self) -> dict[str, Any]:
-        """What must match for signatures to be comparable; stored with anything persisted."""
-        return {
-            "num_perm": self.num_perm,
-            "seed": self.seed,
-            "permutation_scheme": SCHEME,
-            "term_hash": HASH_SCHEME,
-            "lsh_bands": self.lsh_bands,
-            "lsh_rows": self.lsh_rows,
-            "weight_unit": self.weight_unit,
-            "min_weight": self.min_weight,
-        }
 
 
 @dataclass(frozen=True)
@@ -554,78 +502,6 @@ class Grouper:
                 }
             )
         return cluster_summaries(rows)
-
-
-def cluster_summaries(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Cluster lines from grouped article rows (`url`, `outlet`, `title`, `published`,
-    `cluster_id`, `relation`, `similarity`, `cited_source`): members by publication time, the
-    source they name most, first and last publication, each outlet's lag behind the first.
-    Sorted by first publication."""
-    by_cluster: dict[str, list[Mapping[str, Any]]] = {}
-    for row in rows:
-        if row.get("cluster_id"):
-            by_cluster.setdefault(row["cluster_id"], []).append(row)
-    summaries = []
-    for cluster_id, members in by_cluster.items():
-        members.sort(
-            key=lambda r: (
-                PublishedAt.of(r).sort_key(),
-                r.get("_order", 0),
-                r.get("url") or "",
-            )
-        )
-        summaries.append(_summary(cluster_id, members))
-    summaries.sort(
-        key=lambda s: (s["first_published"] is None, s["first_published"] or "", s["id"])
-    )
-    return summaries
-
-
-def _summary(cluster_id: str, members: list[Mapping[str, Any]]) -> dict[str, Any]:
-    original = members[0]
-    first = PublishedAt.parse(original.get("published"))
-    sources = Counter(m["cited_source"] for m in members if m.get("cited_source"))
-    timed = [m for m in members if PublishedAt.parse(m.get("published")).at is not None]
-    lags: dict[str, dict[str, Any]] = {}
-    for m in timed:
-        outlet = str(m.get("outlet") or "unknown")
-        if outlet not in lags:
-            lags[outlet] = {
-                "outlet": outlet,
-                "first_published": m.get("published"),
-                **_lag(first, PublishedAt.parse(m.get("published"))),
-            }
-    return {
-        "id": cluster_id,
-        "original": _member(original),
-        "cited_source": sources.most_common(1)[0][0] if sources else None,
-        "size": len(members),
-        "outlets": sorted({str(m.get("outlet") or "unknown") for m in members}),
-        "first_published": original.get("published") if first.at else None,
-        "last_published": timed[-1].get("published") if timed else None,
-        "members": [_member(m) for m in members],
-        "outlet_lags": list(lags.values()),
-    }
-
-
-def _member(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        **{k: row.get(k) for k in ("outlet", "url", "title", "published")},
-        "relation": row.get("relation"),
-        "score": row.get("similarity"),
-    }
-
-
-def _lag(first: PublishedAt, when: PublishedAt) -> dict[str, Any]:
-    """Lag behind the cluster's first version: in seconds when both times are known, in whole
-    days when one of them is only a date."""
-    if first.at is None or when.at is None:
-        return {"lag_seconds": None, "lag_days": None}
-    if first.date_only or when.date_only:
-        days = (when.at.date() - first.at.date()).days
-        return {"lag_seconds": None, "lag_days": max(days, 0)}
-    seconds = max(int((when.at - first.at).total_seconds()), 0)
-    return {"lag_seconds": seconds, "lag_days": seconds // 86_400}
 
 
 @lru_cache(maxsize=8)

@@ -27,7 +27,8 @@ from typing import Any
 from pebble import ProcessPool
 
 from pipelines import processes
-from pipelines.group.grouper import Grouper, GroupOptions, Prepared
+from pipelines.group.grouper import Grouper, Prepared
+from pipelines.group.options import GroupOptions
 
 logger = logging.getLogger(__name__)
 

@@ -468,10 +468,6 @@ def fingerprint(paragraph: str) -> tuple[int, int] | None:
 
 
 def term_hash(term: str) -> int:
-    """Stable 32-bit hash of a term for MinHash (persisted with the index: see `HASH_SCHEME`)."""
+    """Stable 32-bit hash of a term for MinHash (persisted with the index: see
+    `pipelines.group.options.HASH_SCHEME`)."""
     return zlib.crc32(term.encode("utf-8"))
-
-
-# How terms and anchors are hashed and weighed; stored with the grouping index, which is not
-# restored when this changes.
-HASH_SCHEME = "crc32(utf-8 stem|#number|@skeleton); wordfreq 3 weights; v2"

@@ -6,7 +6,7 @@ names) count in any; the sources they cite and name, and how far apart they were
 count always. `Verifier` turns the features into a probability with logistic-regression
 coefficients learned from labelled pairs (`python -m eval.train`), stored as data in
 `verifier.json` beside this module with what they were trained on and how they scored, and
-versioned with the term scheme (`pipelines.group.text.HASH_SCHEME`) they were learned with.
+versioned with the term scheme (`pipelines.group.options.HASH_SCHEME`) they were learned with.
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipelines.group.describe import Description, PublishedAt
-from pipelines.group.text import HASH_SCHEME
+from pipelines.group.options import HASH_SCHEME
+from pipelines.group.published import PublishedAt
+
+if TYPE_CHECKING:
+    from pipelines.group.describe import Description
 
 COEFFICIENTS = Path(__file__).with_name("verifier.json")
 MAX_DAYS = 30.0
