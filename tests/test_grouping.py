@@ -344,3 +344,26 @@ def test_sources_found_in_one_pass_are_those_a_substring_test_finds() -> None:
                 naive.append((match.start(), name))
         naive.sort()
         assert mentioned_sources(text) == list(dict.fromkeys(name for _, name in naive)), text
+
+
+def test_the_crawl_pipeline_does_not_import_grouping_until_it_groups() -> None:
+    """A scheduled run that finds nothing new must not pay for word lists, stemmers and
+    MinHash (about a second of imports): the pipeline imports the grouper only to group."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pipelines.grouping\n"
+        "heavy = [m for m in ('pipelines.group.grouper', 'pipelines.group.describe',"
+        " 'datasketch', 'wordfreq') if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""
