@@ -30,7 +30,7 @@ class GroupOptions:
     max_postings: int = 50  # a paragraph in more articles than this is boilerplate
     # Versions citing the same source are candidates whatever their MinHash says: the most
     # recent this many per source.
-    source_candidates: int = 8
+    source_candidates: int = 4
     # A newcomer is compared with at most this many members of a candidate cluster (the
     # founder and the most recent others).
     member_candidates: int = 16
