@@ -35,6 +35,7 @@ from eval.datasets import EVAL_SET, load_set
 from eval.evaluate import shingle_minhash
 from pipelines.extract.core import Extractor
 from pipelines.group.grouper import Grouper, group_batch
+from pipelines.group.options import GroupOptions
 from pipelines.group.parallel import add_all
 from pipelines.group.text import words
 
@@ -148,13 +149,16 @@ def scale(n: int, workers: int) -> None:
     gc.collect()
     rss_before = _rss_kib()
     started = time.perf_counter()
-    grouper = Grouper()
+    grouper = Grouper(GroupOptions(forget_outside_window=True))  # as scrapy dedup groups
     marks = [started]
+    halfway: list[int] = []
 
     def timed() -> Iterator[tuple[str, dict[str, Any]]]:
         for i, item in enumerate(records):
             if i and i % (n // 10) == 0:
                 marks.append(time.perf_counter())
+                if i == n // 2:
+                    halfway.append(_rss_kib())
             yield item
 
     add_all(grouper, timed(), workers, count=n)
@@ -169,6 +173,9 @@ def scale(n: int, workers: int) -> None:
         f" ({seconds:.1f} s); {clusters:,} clusters"
     )
     print(f"  memory: {held / n:.1f} KiB per indexed article (growth of resident memory)")
+    if halfway:
+        late = (_rss_kib() - halfway[0]) / (n - n // 2)
+        print(f"  memory: {late:.1f} KiB per article over the second half (beyond the window)")
     print("  ms per article by tenth of the corpus: " + " ".join(f"{t * 1000:.2f}" for t in tenths))
 
 

@@ -367,3 +367,31 @@ def test_the_crawl_pipeline_does_not_import_grouping_until_it_groups() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+def test_forgetting_descriptions_outside_the_window_changes_no_result() -> None:
+    """`scrapy dedup` over a long feed forgets the descriptions of versions older than the
+    time window (memory grows by fingerprints and result fields alone); the clusters, the
+    relations, the similarities and the cited sources stay those of keeping everything."""
+    from datetime import UTC, datetime, timedelta
+
+    from bench.grouping import corpus
+
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    records = [
+        (key, {**record, "published": (start + timedelta(days=n / 60)).isoformat()})
+        for n, (key, record) in enumerate(corpus(1600))
+    ]  # 27 days, three windows of the verifier
+    results = []
+    for forget in (False, True):
+        grouper = Grouper(GroupOptions(forget_outside_window=forget))
+        for key, record in records:
+            grouper.add(key, record)
+        kept = sum(v.description is not None for v in grouper._versions.values())
+        results.append((grouper.assignments(), grouper.cited_sources(), grouper.clusters(), kept))
+    (assignments, sources, clusters, all_kept), (forgot, forgot_sources, forgot_clusters, kept) = (
+        results
+    )
+    assert forgot == assignments and forgot_sources == sources and forgot_clusters == clusters
+    assert sum(a.relation == "rewrite" for a in assignments.values()) >= 5  # something to keep
+    assert all_kept > 1500 and kept < 1100  # the forgetting happened

@@ -19,7 +19,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -68,7 +68,8 @@ class FeedGrouping:
         show = self.progress == "on" or (
             self.progress == "auto" and size >= PROGRESS_MIN_BYTES and sys.stderr.isatty()
         )
-        grouper = Grouper(self.options)
+        # a feed can be far longer than the time window: what falls out of it is forgotten
+        grouper = Grouper(replace(self.options, forget_outside_window=True))
         usable: list[tuple[tuple[int, float], int, int]] = []  # (time, line number, offset)
 
         urls: dict[str, int] = {}

@@ -73,9 +73,11 @@ class _Version:
         "description",
         "duplicate_of",
         "fields",
+        "founder_score",
         "key",
         "order",
         "prints",
+        "source",
         "when",
         "words",
     )
@@ -90,6 +92,10 @@ class _Version:
         self.prints: dict[int, int] = {}  # paragraph fingerprint -> words
         self.words = 0
         self.description: Description | None = None  # None for duplicates
+        # kept when the description is forgotten (GroupOptions.forget_outside_window): the
+        # similarity to the cluster's founder, measured on joining, and the cited source
+        self.founder_score: float | None = None
+        self.source: str | None = None
 
     def sort_key(self) -> tuple[tuple[int, float], int]:
         return (self.when.sort_key(), self.order)
@@ -302,6 +308,11 @@ class Grouper:
             self._evict_before(version.when)
             version.cluster = self._best_cluster(version, found) or self._new_cluster(version)
             self._index(version, found)
+        if self.options.forget_outside_window:
+            members = self._clusters.get(version.cluster)
+            version.founder_score = (
+                1.0 if not members else self._score(version, self._versions[members[0]])
+            )
         self._versions[key] = version
         self._clusters.setdefault(version.cluster, []).append(key)
         self._paragraphs.add(key, version.prints)
@@ -341,6 +352,17 @@ class Grouper:
             key = self._in_lsh.popleft()[1]
             self._terms.remove(key)
             self._anchors.remove(key)
+            if self.options.forget_outside_window:
+                self._forget(self._versions[key])
+
+    @staticmethod
+    def _forget(version: _Version) -> None:
+        """Drop a description no newcomer can need any more (dated newcomers cannot join a
+        cluster older than the window), keeping what the results read from it."""
+        description = version.description
+        if description is not None:
+            version.source = description.source.name if description.source else None
+            version.description = None
 
     def _best_cluster(self, version: _Version, signatures: Signatures) -> str | None:
         description = version.description
@@ -438,9 +460,12 @@ class Grouper:
         """The source each version names (a copy: the one its original names)."""
         out: dict[str, str | None] = {}
         for key, version in self._versions.items():
-            description = self._story(version).description
-            source = description.source if description is not None else None
-            out[key] = source.name if source is not None else None
+            story = self._story(version)
+            description = story.description
+            if description is None:
+                out[key] = story.source
+            else:
+                out[key] = description.source.name if description.source is not None else None
         return out
 
     # -- results -------------------------------------------------------------------------------
@@ -468,8 +493,20 @@ class Grouper:
         )
         if copies_earlier:
             return Assignment(cluster_id, DUPLICATE, round(self._closeness(version, original), 3))
-        score = self.probability(self._story(version), self._story(original))
-        return Assignment(cluster_id, REWRITE, round(score, 3))
+        return Assignment(cluster_id, REWRITE, round(self._score(version, original), 3))
+
+    def _score(self, version: _Version, original: _Version) -> float:
+        """The verifier's probability that `version` is a version of `original`; measured when
+        it joined, if the descriptions are forgotten since."""
+        a, b = self._story(version), self._story(original)
+        forgotten = a.description is None or b.description is None
+        if forgotten and version.founder_score is not None and self._is_founder(original):
+            return version.founder_score
+        return self.probability(a, b)
+
+    def _is_founder(self, version: _Version) -> bool:
+        members = self._clusters.get(version.cluster)
+        return members is not None and members[0] == version.key
 
     def _story(self, version: _Version) -> _Version:
         """The version whose description stands for `version` (a copy has none)."""
@@ -483,7 +520,7 @@ class Grouper:
         shared = sum(words for fp, words in a.prints.items() if fp in b.prints)
         if shared:
             return min(1.0, shared / max(min(a.words, b.words), 1))
-        return self.probability(self._story(a), self._story(b))
+        return self._score(a, b)
 
     def clusters(self) -> list[dict[str, Any]]:
         """One summary per cluster (see `cluster_summaries`)."""

@@ -35,6 +35,11 @@ class GroupOptions:
     # founder and the most recent others).
     member_candidates: int = 16
     skip_recurring: bool = True  # leave paragraphs shared with other articles out
+    # Forget the descriptions of versions that left the time window (scrapy dedup over a large
+    # feed): memory then grows by the fingerprints and result fields alone. A version without
+    # date can no longer join a cluster older than the window; the crawl keeps them, its state
+    # store restores one window anyway.
+    forget_outside_window: bool = False
     verifier: str | None = None  # coefficients file; None: pipelines/group/verifier.json
 
     def __post_init__(self) -> None:
