@@ -53,14 +53,17 @@ class Scored:
     a: Labelled
     b: Labelled
     together: bool
+    verifier: Verifier | None = None  # what grouped them, when not the shipped one (--cv)
 
     @property
     def same(self) -> bool:
         return self.a.group == self.b.group
 
 
-def scored_pairs(items: list[Labelled], predicted: Predicted) -> list[Scored]:
-    return [Scored(a, b, predicted[a.key] == predicted[b.key]) for a, b in pairs(items)]
+def scored_pairs(
+    items: list[Labelled], predicted: Predicted, verifier: Verifier | None = None
+) -> list[Scored]:
+    return [Scored(a, b, predicted[a.key] == predicted[b.key], verifier) for a, b in pairs(items)]
 
 
 def cross_validate(
@@ -86,7 +89,9 @@ def cross_validate(
         )
         predicted = group(items, verifier, memo)
         scored += [
-            s for s in scored_pairs(items, predicted) if fold[s.a.key] == n or fold[s.b.key] == n
+            s
+            for s in scored_pairs(items, predicted, verifier)
+            if fold[s.a.key] == n or fold[s.b.key] == n
         ]
     return scored
 
@@ -197,6 +202,8 @@ def report(items: list[Labelled], scored: list[Scored], rounds: int) -> list[str
 
 
 def errors(scored: list[Scored], verifier: Verifier) -> list[str]:
+    """Each missed and false pair with the probability that decided it: the fold's verifier
+    when cross-validated (a pair across two folds is listed for each), else `verifier`."""
     memo = Memo()
     lines = set()
     for s in scored:
@@ -211,7 +218,8 @@ def errors(scored: list[Scored], verifier: Verifier) -> list[str]:
         )
         shown = ", ".join(f"{n}={v:.2f}" for n, v in zip(FEATURES, x, strict=True) if v)
         what = f"missed ({pair_kind((a, b))})" if s.same else f"false ({b.relation or a.relation})"
-        lines.add(f"{what}: {a.key} / {b.key}: p={verifier.probability(x):.2f}; {shown}")
+        p = (s.verifier or verifier).probability(x)
+        lines.add(f"{what}: {a.key} / {b.key}: p={p:.2f}; {shown}")
     return sorted(lines)
 
 

@@ -81,3 +81,19 @@ def test_pair_counts_and_bcubed() -> None:
     counts = pair_counts(pairs(items), one)
     assert (counts.tp, counts.fp, counts.fn) == (3, 7, 0)
     assert counts.precision == 0.3 and bcubed_f1(items, one) < 1.0
+
+
+def test_errors_show_the_probability_of_the_verifier_that_grouped_the_pair() -> None:
+    """With --cv each fold is grouped by its own verifier: a missed pair is listed with that
+    verifier's probability, not the shipped one's."""
+    from eval.evaluate import Scored, errors
+    from pipelines.group.verify import FEATURES, Verifier
+
+    a, b = load_set(EVAL_SET).items[:2]  # seeds 000 and 001: one report
+    assert a.group == b.group
+    coin = Verifier((0.0,) * len(FEATURES), 0.0)  # p = 0.50 whatever the pair
+    shipped = Verifier.load()
+    (by_fold,) = errors([Scored(a, b, False, coin)], shipped)
+    (by_shipped,) = errors([Scored(a, b, False)], shipped)
+    assert "p=0.50;" in by_fold and by_fold.startswith("missed")
+    assert "p=0.50;" not in by_shipped
