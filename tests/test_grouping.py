@@ -395,3 +395,16 @@ def test_forgetting_descriptions_outside_the_window_changes_no_result() -> None:
     assert forgot == assignments and forgot_sources == sources and forgot_clusters == clusters
     assert sum(a.relation == "rewrite" for a in assignments.values()) >= 5  # something to keep
     assert all_kept > 1500 and kept < 1100  # the forgetting happened
+
+
+def test_the_paragraph_index_counts_shared_words_until_a_paragraph_is_boilerplate() -> None:
+    from pipelines.group.grouper import ParagraphIndex
+
+    index = ParagraphIndex(max_postings=2)
+    index.add("a", [1, 2])
+    assert index.shared_words({1: 10, 3: 5}) == {"a": 10}
+    index.add("b", [1])
+    assert index.shared_words({1: 10, 2: 4}) == {"a": 14, "b": 10}
+    index.add("c", [1])  # in three versions: boilerplate, no longer evidence of a copy
+    assert index.shared_words({1: 10, 2: 4}) == {"a": 4}
+    assert index.recurring(1) and index.recurring(2) and not index.recurring(3)

@@ -107,15 +107,23 @@ class ParagraphIndex:
 
     def __init__(self, max_postings: int):
         self.max_postings = max_postings
-        self._postings: dict[int, list[str]] = {}
+        # most paragraphs are in one version: its key alone, a list from the second on (a list
+        # per paragraph was a third of the memory an article holds beyond the time window)
+        self._postings: dict[int, str | list[str]] = {}
         self._boilerplate: set[int] = set()
 
     def shared_words(self, prints: Mapping[int, int]) -> Counter[str]:
         """Words each indexed version shares with `prints`."""
         shared: Counter[str] = Counter()
         for fp, words in prints.items():
-            for other in self._postings.get(fp, ()):
-                shared[other] += words
+            found = self._postings.get(fp)
+            if found is None:
+                continue
+            if isinstance(found, str):
+                shared[found] += words
+            else:
+                for other in found:
+                    shared[other] += words
         return shared
 
     def recurring(self, fp: int) -> bool:
@@ -125,11 +133,16 @@ class ParagraphIndex:
         for fp in prints:
             if fp in self._boilerplate:
                 continue
-            keys = self._postings.setdefault(fp, [])
-            keys.append(key)
-            if len(keys) > self.max_postings:
-                del self._postings[fp]
-                self._boilerplate.add(fp)
+            found = self._postings.get(fp)
+            if found is None:
+                self._postings[fp] = key
+            elif isinstance(found, str):
+                self._postings[fp] = [found, key]  # max_postings >= 2: not boilerplate yet
+            else:
+                found.append(key)
+                if len(found) > self.max_postings:
+                    del self._postings[fp]
+                    self._boilerplate.add(fp)
 
 
 Signature = np.ndarray  # a MinHash's hash values
