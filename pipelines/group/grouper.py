@@ -72,12 +72,12 @@ class _Version:
         "cluster",
         "description",
         "duplicate_of",
-        "fields",
         "founder_score",
         "key",
         "order",
         "prints",
         "source",
+        "summary",
         "when",
         "words",
     )
@@ -85,7 +85,8 @@ class _Version:
     def __init__(self, key: str, order: int, record: Mapping[str, Any]):
         self.key = key
         self.order = order
-        self.fields = {k: record.get(k) for k in _SUMMARY_FIELDS}
+        # a tuple, not a dict: kept for every version, a dict per version was 160 bytes more
+        self.summary = tuple(record.get(k) for k in _SUMMARY_FIELDS)
         self.when = PublishedAt.of(record)
         self.cluster = ""
         self.duplicate_of: str | None = None
@@ -96,6 +97,11 @@ class _Version:
         # similarity to the cluster's founder, measured on joining, and the cited source
         self.founder_score: float | None = None
         self.source: str | None = None
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The result fields: url, outlet, title, published."""
+        return dict(zip(_SUMMARY_FIELDS, self.summary, strict=True))
 
     def sort_key(self) -> tuple[tuple[int, float], int]:
         return (self.when.sort_key(), self.order)
