@@ -307,6 +307,7 @@ class Grouper:
         version.words = sum(version.prints.values())
 
         duplicate_of = self._duplicate_of(version)
+        founder_p: float | None = None  # with the cluster's founder, when measured on joining
         if duplicate_of is not None:
             version.duplicate_of = duplicate_of
             version.cluster = self._versions[duplicate_of].cluster
@@ -325,13 +326,17 @@ class Grouper:
                 version.description = self._describe(record, {parts[n] for n in recurring})
                 found = signatures(version.description, self.options)
             self._evict_before(version.when)
-            version.cluster = self._best_cluster(version, found) or self._new_cluster(version)
+            joined = self._best_cluster(version, found)
+            if joined is None:
+                version.cluster, founder_p = self._new_cluster(version), 1.0
+            else:
+                version.cluster, founder_p = joined
             self._index(version, found)
         if self.options.forget_outside_window:
-            members = self._clusters.get(version.cluster)
-            version.founder_score = (
-                1.0 if not members else self._score(version, self._versions[members[0]])
-            )
+            if founder_p is None:  # a copy: its story's score with the founder
+                founder = self._versions[self._clusters[version.cluster][0]]
+                founder_p = self._score(version, founder)
+            version.founder_score = founder_p
         self._versions[key] = version
         self._clusters.setdefault(version.cluster, []).append(key)
         self._paragraphs.add(key, version.prints)
@@ -383,23 +388,25 @@ class Grouper:
             version.source = description.source.name if description.source else None
             version.description = None
 
-    def _best_cluster(self, version: _Version, signatures: Signatures) -> str | None:
+    def _best_cluster(self, version: _Version, signatures: Signatures) -> tuple[str, float] | None:
+        """The cluster `version` joins, with its probability with that cluster's founder."""
         description = version.description
         assert description is not None
         keys = self._terms.query(signatures[0]) | self._anchors.query(signatures[1])
         if description.source is not None:
             keys.update(self._by_source.get(description.source.key, ()))
         candidates = {self._versions[k].cluster for k in keys}
-        best, best_score = None, 0.0
+        best: tuple[str, float] | None = None
+        best_score = 0.0
         for cluster_id in sorted(candidates):
-            score = self._cluster_score(version, self._clusters[cluster_id])
-            if score is not None and score > best_score:
-                best, best_score = cluster_id, score
+            scored = self._cluster_score(version, self._clusters[cluster_id])
+            if scored is not None and scored[0] > best_score:
+                best, best_score = (cluster_id, scored[1]), scored[0]
         return best
 
-    def _cluster_score(self, version: _Version, members: list[str]) -> float | None:
-        """The probability that joins `version` to the cluster of `members` (founder first),
-        or None when it may not join."""
+    def _cluster_score(self, version: _Version, members: list[str]) -> tuple[float, float] | None:
+        """The probability that joins `version` to the cluster of `members` (founder first)
+        and its probability with the founder, or None when it may not join."""
         verifier = self.verifier
         founder = self._versions[members[0]]
         dated = [m.when for m in map(self._versions.__getitem__, members) if m.when.at]
@@ -415,7 +422,7 @@ class Grouper:
             m for m in (self._versions[k] for k in members[1:]) if m.description is not None
         ][-(self.options.member_candidates - 1) :]
         best = max([founder_p, *(self.probability(version, m) for m in described)])
-        return best if best >= verifier.threshold else None
+        return (best, founder_p) if best >= verifier.threshold else None
 
     def probability(self, a: _Version, b: _Version) -> float:
         """The verifier's probability that two described versions are one report; 0 when they
